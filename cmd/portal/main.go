@@ -1,0 +1,256 @@
+// Command portal serves the government service portal and runs its chores:
+// migrating the database and loading the demo data set.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zwfw/portal/handlers"
+	"github.com/zwfw/portal/models"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "portal:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: portal [command] [flags]
+
+Commands:
+  serve     serve the portal (the default); migrates the database first
+  migrate   apply the database migrations and exit
+  seed      load the demo data set (idempotent) and exit
+  version   print the schema version of the database and exit
+
+Run "portal COMMAND -h" for the flags of a command. Every flag can also be
+set by the environment variable named in its description.
+`
+
+// config is the portal's configuration: flags, with environment fallbacks.
+type config struct {
+	database        string
+	addr            string
+	demo            bool
+	logFormat       string
+	logLevel        string
+	sessionKey      string
+	secureCookies   bool
+	shutdownTimeout time.Duration
+}
+
+// parseFlags reads the flags of a command; each defaults to its environment
+// variable, then to a built-in value.
+func parseFlags(cmd string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envBool := func(name string) bool {
+		switch strings.ToLower(getenv(name)) {
+		case "1", "true", "yes", "on":
+			return true
+		}
+		return false
+	}
+	var cfg config
+	fs := flag.NewFlagSet("portal "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
+	fs.StringVar(&cfg.logFormat, "log-format", env("PORTAL_LOG_FORMAT", "text"), "log format: text or json (PORTAL_LOG_FORMAT)")
+	fs.StringVar(&cfg.logLevel, "log-level", env("PORTAL_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PORTAL_LOG_LEVEL)")
+	if cmd == "serve" {
+		fs.StringVar(&cfg.addr, "addr", env("PORTAL_ADDR", ":8080"), "address to listen on (PORTAL_ADDR)")
+		fs.BoolVar(&cfg.demo, "demo", envBool("PORTAL_DEMO"), "load the demo data set at start if missing (PORTAL_DEMO)")
+		fs.StringVar(&cfg.sessionKey, "session-key", getenv("PORTAL_SESSION_KEY"),
+			"base64 key of at least 32 bytes that signs cookies; random per start if empty (PORTAL_SESSION_KEY)")
+		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
+		timeout, err := time.ParseDuration(env("PORTAL_SHUTDOWN_TIMEOUT", "15s"))
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_SHUTDOWN_TIMEOUT: %w", err)
+		}
+		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let requests finish at shutdown (PORTAL_SHUTDOWN_TIMEOUT)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return &cfg, nil
+}
+
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", cfg.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: use text or json", cfg.logFormat)
+}
+
+// run is main without the process: tests call it with their own arguments,
+// environment and context.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve", "migrate", "seed", "version":
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	cfg, err := parseFlags(cmd, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	store, err := models.Open(cfg.database)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	switch cmd {
+	case "version":
+		v, err := store.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "schema version %d\n", v)
+		return nil
+	}
+	n, err := store.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	logger.Info("database ready", slog.String("database", cfg.database), slog.Int("migrations_applied", n))
+	switch cmd {
+	case "migrate":
+		fmt.Fprintf(stdout, "applied %d migrations\n", n)
+		return nil
+	case "seed":
+		rep, err := store.LoadDemoData(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo data: added %d themes, %d departments, %d counters, %d service items\n",
+			rep.Themes, rep.Departments, rep.Counters, rep.ServiceItems)
+		return nil
+	}
+	if cfg.demo {
+		rep, err := store.LoadDemoData(ctx)
+		if err != nil {
+			return err
+		}
+		logger.Info("demo data loaded", slog.Int("added", rep.Added()))
+	}
+	return serve(ctx, cfg, store, logger, stdout)
+}
+
+func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.Logger, stdout io.Writer) error {
+	key, err := sessionKey(cfg.sessionKey)
+	if err != nil {
+		return err
+	}
+	if cfg.sessionKey == "" {
+		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
+	}
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h.Routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	logger.Info("serving", slog.String("url", url))
+	fmt.Fprintf(stdout, "政务服务门户已启动：%s （按 Ctrl+C 停止）\n", url)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight", slog.Duration("timeout", cfg.shutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// displayAddr turns a listening address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func sessionKey(encoded string) ([]byte, error) {
+	if encoded == "" {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+		return key, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil || len(key) < 32 {
+		return nil, errors.New("PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)")
+	}
+	return key, nil
+}

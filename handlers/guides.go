@@ -1,0 +1,107 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/zwfw/portal/models"
+	"github.com/zwfw/portal/views"
+)
+
+// catalogFilter reads the catalogue's query string. The raw values are kept
+// (made valid UTF-8) to show in the form; the filter is what the store
+// gets; errs says, by field, what could not be used.
+func (h *Handler) catalogFilter(c echo.Context) (raw views.CatalogFilter, f models.GuideFilter, errs map[string]string) {
+	q := c.QueryParams()
+	raw = views.CatalogFilter{
+		Query:      displayable(q.Get("q")),
+		Audience:   displayable(q.Get("audience")),
+		Theme:      displayable(q.Get("theme")),
+		Department: displayable(q.Get("department")),
+		Page:       displayable(q.Get("page")),
+	}
+	f = models.GuideFilter{
+		// The store checks the query itself (length, characters); it gets
+		// the bytes as sent, converted to Simplified for matching.
+		Query:      h.simplified(q.Get("q")),
+		Audience:   models.Audience(q.Get("audience")),
+		Theme:      q.Get("theme"),
+		Department: q.Get("department"),
+		Page:       1,
+	}
+	if !isValidUTF8(q.Get("q")) {
+		f.Query = q.Get("q")
+	}
+	if p := strings.TrimSpace(q.Get("page")); p != "" {
+		n, err := strconv.Atoi(p)
+		switch {
+		case err != nil || n < 1:
+			errs = map[string]string{"page": "页码应为大于 0 的整数。"}
+		case n > models.MaxPage:
+			errs = map[string]string{"page": "页码超出范围，请缩小查找范围后再翻页。"}
+		default:
+			f.Page = n
+		}
+	}
+	return raw, f, errs
+}
+
+func (h *Handler) handleGuideIndex(c echo.Context) error {
+	ctx := c.Request().Context()
+	raw, filter, errs := h.catalogFilter(c)
+	themes, err := h.store.ListThemes(ctx)
+	if err != nil {
+		return err
+	}
+	depts, err := h.store.ListDepartments(ctx)
+	if err != nil {
+		return err
+	}
+	data := views.CatalogData{Filter: raw, Errors: errs, Themes: themes, Departments: depts, Suggestions: hotWords()}
+	p := h.page(c, "办事指南")
+	p.Query = raw.Query
+	if errs != nil {
+		return h.render(c, http.StatusBadRequest, views.CatalogPage(p, data))
+	}
+	res, err := h.store.FindGuides(ctx, filter)
+	if verr, ok := models.AsValidationError(err); ok {
+		data.Errors = verr.Fields
+		return h.render(c, http.StatusBadRequest, views.CatalogPage(p, data))
+	}
+	if err != nil {
+		return err
+	}
+	data.Result = res
+	if raw.Query != "" {
+		p.Title = "“" + raw.Query + "”的查询结果"
+	}
+	return h.render(c, http.StatusOK, views.CatalogPage(p, data))
+}
+
+func (h *Handler) handleGuideShow(c echo.Context) error {
+	ctx := c.Request().Context()
+	it, err := h.store.FindGuideByCode(ctx, c.Param("code"))
+	if err != nil {
+		return err
+	}
+	if c.Request().Method == http.MethodGet {
+		// A lost view count must not cost the resident the page.
+		if err := h.store.RecordGuideView(ctx, it.ID); err != nil && !errors.Is(err, ctx.Err()) {
+			h.logger.WarnContext(ctx, "record guide view", slog.String("code", it.Code), slog.Any("error", err))
+		}
+	}
+	return h.render(c, http.StatusOK, views.GuidePage(h.page(c, it.Name), it))
+}
+
+func (h *Handler) handleCounterShow(c echo.Context) error {
+	ctr, err := h.store.FindCounterByCode(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CounterPage(h.page(c, ctr.Name+"（"+ctr.Code+"）"), ctr))
+}

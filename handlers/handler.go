@@ -1,0 +1,80 @@
+// Package handlers turns HTTP requests into calls on the store and renders
+// views. routes.go lists every route; render.go and errors.go hold the one
+// render helper and the one error handler.
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gorilla/sessions"
+	"github.com/longbridgeapp/opencc"
+
+	"github.com/zwfw/portal/models"
+	"github.com/zwfw/portal/static"
+)
+
+// Config is what the handlers need from the deployment.
+type Config struct {
+	// SessionKey signs the session cookie; at least 32 bytes.
+	SessionKey []byte
+	// SecureCookies marks cookies Secure; set it when served over TLS.
+	SecureCookies bool
+}
+
+// Handler holds what every handler needs. It is built once by New and only
+// read afterwards, so it is safe for concurrent requests.
+type Handler struct {
+	store    *models.Store
+	logger   *slog.Logger
+	sessions *sessions.CookieStore
+	assets   *static.Assets
+	// toSimplified converts Traditional Chinese search input to Simplified,
+	// the script the guides are written and indexed in.
+	toSimplified *opencc.OpenCC
+}
+
+// New builds the handlers.
+func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error) {
+	if len(cfg.SessionKey) < 32 {
+		return nil, errors.New("handlers: the session key must have at least 32 bytes")
+	}
+	assets, err := static.New()
+	if err != nil {
+		return nil, err
+	}
+	t2s, err := opencc.New("t2s")
+	if err != nil {
+		return nil, fmt.Errorf("handlers: Chinese converter: %w", err)
+	}
+	cookies := sessions.NewCookieStore(cfg.SessionKey)
+	// CookieStore's defaults (30 days, not Secure) do not suit a government
+	// site on shared computers: a browser-session cookie, never sent to
+	// scripts or with cross-site posts.
+	cookies.Options = &sessions.Options{
+		Path:     "/",
+		MaxAge:   0,
+		HttpOnly: true,
+		Secure:   cfg.SecureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+	return &Handler{
+		store:        store,
+		logger:       logger,
+		sessions:     cookies,
+		assets:       assets,
+		toSimplified: t2s,
+	}, nil
+}
+
+// simplified converts Traditional Chinese to Simplified; on the converter's
+// failure it returns the input, which at worst finds fewer results.
+func (h *Handler) simplified(s string) string {
+	out, err := h.toSimplified.Convert(s)
+	if err != nil {
+		return s
+	}
+	return out
+}

@@ -1,0 +1,66 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/zwfw/portal/views"
+)
+
+const sessionName = "portal"
+
+// render renders a component into a buffer first, so that a failure half-way
+// becomes a clean error page instead of half a page.
+func (h *Handler) render(c echo.Context, status int, component templ.Component) error {
+	var buf bytes.Buffer
+	if err := component.Render(c.Request().Context(), &buf); err != nil {
+		return fmt.Errorf("render %s: %w", c.Path(), err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page builds what every page's layout needs.
+func (h *Handler) page(c echo.Context, title string) views.Page {
+	return views.Page{
+		Title:     title,
+		Path:      c.Request().URL.Path,
+		Flash:     h.popFlash(c),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
+		Assets: views.Assets{
+			CSS:     h.assets.URL("css/site.css"),
+			Favicon: h.assets.URL("img/emblem.svg"),
+		},
+	}
+}
+
+// setFlash keeps a one-time message for the next page the user sees, after
+// a post/redirect/get.
+func (h *Handler) setFlash(c echo.Context, msg string) error {
+	sess, _ := h.sessions.Get(c.Request(), sessionName)
+	sess.AddFlash(msg)
+	return sess.Save(c.Request(), c.Response())
+}
+
+// popFlash returns and clears the one-time message, if any. A missing or
+// tampered cookie just means no message.
+func (h *Handler) popFlash(c echo.Context) string {
+	if _, err := c.Cookie(sessionName); err != nil {
+		return ""
+	}
+	sess, err := h.sessions.Get(c.Request(), sessionName)
+	if err != nil {
+		return ""
+	}
+	flashes := sess.Flashes()
+	if len(flashes) == 0 {
+		return ""
+	}
+	if err := sess.Save(c.Request(), c.Response()); err != nil {
+		return ""
+	}
+	msg, _ := flashes[0].(string)
+	return msg
+}

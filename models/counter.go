@@ -1,0 +1,62 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Counter is a service window (窗口) in a hall. Its Code is printed on the
+// counter's poster and never changes.
+type Counter struct {
+	ID           uint       `gorm:"primaryKey"`
+	Code         string     `gorm:"size:20;not null;uniqueIndex"`
+	Name         string     `gorm:"size:100;not null"`
+	DepartmentID uint       `gorm:"not null;index"`
+	Department   Department `gorm:"constraint:OnDelete:RESTRICT"`
+	Hall         string     `gorm:"size:100;not null;default:''"`
+	Floor        string     `gorm:"size:20;not null;default:''"`
+	Number       string     `gorm:"size:20;not null;default:''"`
+	Hours        string     `gorm:"size:200;not null;default:''"`
+	// ExtendedHours describes service beyond the normal hours, such as
+	// 工作日中午不断岗 or 周六上午不打烊.
+	ExtendedHours string        `gorm:"size:200;not null;default:''"`
+	StaffPost     string        `gorm:"size:100;not null;default:''"`
+	Enabled       bool          `gorm:"not null;default:true"`
+	ServiceItems  []ServiceItem `gorm:"many2many:counter_service_items"`
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Location is the counter's place in words, e.g. "一楼 综合受理大厅 A01 号窗口".
+func (c Counter) Location() string {
+	number := c.Number
+	switch {
+	case number == "":
+	case strings.HasSuffix(number, "号"):
+		number += "窗口"
+	default:
+		number += " 号窗口"
+	}
+	return joinNonEmpty(" ", c.Floor, c.Hall, number)
+}
+
+// FindCounterByCode returns an enabled counter with its department and the
+// published service items it handles.
+func (s *Store) FindCounterByCode(ctx context.Context, code string) (*Counter, error) {
+	if !validCode(code) {
+		return nil, ErrNotFound
+	}
+	var c Counter
+	err := s.db.WithContext(ctx).
+		Preload("Department").
+		Preload("ServiceItems", "published = ?", true).
+		Preload("ServiceItems.Theme").
+		Where("code = ? AND enabled = ?", code, true).
+		First(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+	}
+	return &c, nil
+}

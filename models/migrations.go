@@ -1,0 +1,89 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one ordered, recorded step of the schema's history. Steps are
+// never edited once released; a change to the schema is a new step. Steps
+// describe tables through the current Go types, so a later step that adds a
+// column checks Migrator().HasColumn first.
+type migration struct {
+	version int
+	name    string
+	up      func(tx *gorm.DB) error
+}
+
+// schemaMigration records an applied migration.
+type schemaMigration struct {
+	Version   int    `gorm:"primaryKey;autoIncrement:false"`
+	Name      string `gorm:"size:200;not null"`
+	AppliedAt time.Time
+}
+
+func (schemaMigration) TableName() string { return "schema_migrations" }
+
+func migrations() []migration {
+	return []migration{
+		{1, "catalogue: themes, departments, counters, service items and guide elements", func(tx *gorm.DB) error {
+			// AutoMigrate, unlike CreateTable, also creates the many-to-many
+			// join table of counters and service items.
+			return tx.AutoMigrate(&Theme{}, &Department{}, &Counter{}, &ServiceItem{},
+				&Material{}, &Step{}, &Fee{}, &FAQ{})
+		}},
+		{2, "search index of service items (character bigrams)", func(tx *gorm.DB) error {
+			// unicode61 splits on the spaces between the bigrams that the
+			// store writes; it cannot segment Chinese itself.
+			return tx.Exec(`CREATE VIRTUAL TABLE service_item_search USING fts5(
+				name_grams, body_grams, chars, tokenize = 'unicode61')`).Error
+		}},
+	}
+}
+
+// Migrate applies, in order and each in its own transaction, the migrations
+// the database has not recorded yet. It returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	db := s.db.WithContext(ctx)
+	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
+		return 0, fmt.Errorf("migrate: record table: %w", err)
+	}
+	var applied []int
+	if err := db.Model(&schemaMigration{}).Pluck("version", &applied).Error; err != nil {
+		return 0, fmt.Errorf("migrate: read applied: %w", err)
+	}
+	done := make(map[int]bool, len(applied))
+	for _, v := range applied {
+		done[v] = true
+	}
+	n := 0
+	for _, m := range migrations() {
+		if done[m.version] {
+			continue
+		}
+		err := db.Transaction(func(tx *gorm.DB) error {
+			if err := m.up(tx); err != nil {
+				return err
+			}
+			return tx.Create(&schemaMigration{Version: m.version, Name: m.name, AppliedAt: time.Now().UTC()}).Error
+		})
+		if err != nil {
+			return n, fmt.Errorf("migrate: %d %s: %w", m.version, m.name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SchemaVersion returns the highest applied migration, or 0.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.WithContext(ctx).Model(&schemaMigration{}).Select("COALESCE(MAX(version), 0)").Scan(&v).Error
+	if err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return v, nil
+}

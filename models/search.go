@@ -1,0 +1,516 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Limits on what a search may ask, so that a hostile query string costs
+// little and gets a clear answer.
+const (
+	MaxQueryRunes = 50
+	maxQueryTerms = 8
+	// MaxPage is the last page a catalogue listing will serve.
+	MaxPage        = 1000
+	defaultPerPage = 15
+)
+
+// GuideFilter selects service items for the public catalogue. Query must
+// already be in Simplified Chinese (the handlers convert Traditional input).
+type GuideFilter struct {
+	Query      string
+	Audience   Audience
+	Theme      string // theme slug
+	Department string // department slug
+	Page       int
+	PerPage    int
+}
+
+// TextPart is a piece of displayed text; Match marks a piece that matched the
+// search, to be highlighted.
+type TextPart struct {
+	Text  string
+	Match bool
+}
+
+// GuideHit is one service item in a catalogue listing, with its name and
+// summary split into parts for highlighting.
+type GuideHit struct {
+	ServiceItem
+	NameParts    []TextPart
+	SummaryParts []TextPart
+}
+
+// FacetCount is the number of items under one value of a filter, given the
+// other filters in force.
+type FacetCount struct {
+	Key   string
+	Label string
+	Count int
+}
+
+// GuideResult is one page of a catalogue listing with its counts.
+type GuideResult struct {
+	Hits    []GuideHit
+	Total   int
+	Page    int
+	PerPage int
+	// Terms are the words searched for; Broadened is set when no item had
+	// all of them, and the hits are those with any.
+	Terms       []string
+	Broadened   bool
+	Theme       *Theme
+	Department  *Department
+	Audiences   []FacetCount
+	Themes      []FacetCount
+	Departments []FacetCount
+}
+
+// Pages is the number of pages the listing has.
+func (r *GuideResult) Pages() int {
+	if r.PerPage <= 0 || r.Total == 0 {
+		return 1
+	}
+	return (r.Total + r.PerPage - 1) / r.PerPage
+}
+
+// searchSynonyms maps what residents type to the words guides use, so that
+// 社保 finds 社会保险 and 开饭店 finds 食品经营许可. It is read only.
+var searchSynonyms = map[string][]string{
+	"社保":  {"社会保险", "社会保障", "参保"},
+	"医保":  {"医疗保险", "医疗保障"},
+	"个税":  {"个人所得税"},
+	"养老金": {"养老保险待遇"},
+	"退休":  {"养老保险待遇"},
+	"失业金": {"失业保险金"},
+	"低保":  {"最低生活保障"},
+	"开饭店": {"食品经营", "餐饮"},
+	"饭店":  {"食品经营", "餐饮"},
+	"开餐馆": {"食品经营", "餐饮"},
+	"餐馆":  {"食品经营", "餐饮"},
+	"开公司": {"企业设立", "企业开办"},
+	"办执照": {"营业执照", "设立登记"},
+	"执照":  {"营业执照"},
+	"结婚":  {"结婚登记"},
+	"领证":  {"结婚登记"},
+	"离婚":  {"离婚登记"},
+	"生孩子": {"出生登记", "生育"},
+	"生小孩": {"出生登记", "生育"},
+	"上户口": {"出生登记", "户口迁入"},
+	"落户":  {"户口迁入"},
+	"迁户口": {"户口迁入", "户口迁出"},
+	"租房":  {"租赁"},
+	"买房":  {"购房", "购买自住住房"},
+	"盖房":  {"施工许可", "规划许可"},
+	"残疾":  {"残疾人"},
+}
+
+// searchTerm is one word of a query, with the FTS expression that finds it
+// and the words to highlight for it.
+type searchTerm struct {
+	word string
+	// expr finds the word anywhere; nameExpr only in the item's name.
+	expr, nameExpr string
+	highlight      []string
+}
+
+// parseQuery splits a query into terms. It returns a ValidationError for
+// input no one should be searched with.
+func parseQuery(raw string) ([]searchTerm, error) {
+	if !utf8.ValidString(raw) {
+		return nil, &ValidationError{Fields: map[string]string{"q": "检索词中含有无法识别的字符，请重新输入。"}}
+	}
+	raw = strings.TrimSpace(raw)
+	if utf8.RuneCountInString(raw) > MaxQueryRunes {
+		return nil, &ValidationError{Fields: map[string]string{"q": fmt.Sprintf("检索词不能超过 %d 个字，请精简后重试。", MaxQueryRunes)}}
+	}
+	words := strings.FieldsFunc(strings.ToLower(raw), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(words) == 0 {
+		if raw == "" {
+			return nil, nil
+		}
+		return nil, &ValidationError{Fields: map[string]string{"q": "检索词中没有可以检索的文字，请输入事项名称或关键词，如“社保”“营业执照”。"}}
+	}
+	if len(words) > maxQueryTerms {
+		return nil, &ValidationError{Fields: map[string]string{"q": fmt.Sprintf("关键词不能超过 %d 个，请精简后重试。", maxQueryTerms)}}
+	}
+	var terms []searchTerm
+	seen := map[string]bool{}
+	for _, w := range words {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		alts := append([]string{w}, searchSynonyms[w]...)
+		var exprs, nameExprs []string
+		for _, alt := range alts {
+			if e := termExpr(alt, "{name_grams body_grams}"); e != "" {
+				exprs = append(exprs, e)
+				nameExprs = append(nameExprs, termExpr(alt, "name_grams"))
+			}
+		}
+		if len(exprs) == 0 {
+			continue
+		}
+		terms = append(terms, searchTerm{
+			word:      w,
+			expr:      "(" + strings.Join(exprs, " OR ") + ")",
+			nameExpr:  "(" + strings.Join(nameExprs, " OR ") + ")",
+			highlight: alts,
+		})
+	}
+	return terms, nil
+}
+
+// termExpr is the FTS5 expression for one word: the phrase of its bigrams in
+// the given columns, or, for a single Chinese character, the character in the
+// chars column. Tokens hold only letters and digits, so quoting them cannot
+// break out of the expression.
+func termExpr(word, columns string) string {
+	grams, chars := tokenize(word)
+	if len(grams) > 0 {
+		return columns + ` : "` + strings.Join(grams, " ") + `"`
+	}
+	if len(chars) == 1 {
+		return `chars : "` + chars[0] + `"`
+	}
+	return ""
+}
+
+// tokenize turns text into the tokens the search index holds: overlapping
+// bigrams of each run of Chinese characters (社保卡 → 社保 保卡), whole
+// lower-cased runs of other letters and digits, and, apart, the single
+// Chinese characters for one-character queries.
+func tokenize(text string) (grams, chars []string) {
+	var run []rune
+	han := false
+	flush := func() {
+		switch {
+		case len(run) == 0:
+		case han:
+			for i := 0; i+1 < len(run); i++ {
+				grams = append(grams, string(run[i:i+2]))
+			}
+			for _, r := range run {
+				chars = append(chars, string(r))
+			}
+		default:
+			grams = append(grams, strings.ToLower(string(run)))
+		}
+		run = run[:0]
+	}
+	for _, r := range text {
+		isHan := unicode.Is(unicode.Han, r)
+		isWord := isHan || unicode.IsLetter(r) || unicode.IsDigit(r)
+		if !isWord || isHan != han {
+			flush()
+		}
+		if isWord {
+			han = isHan
+			run = append(run, r)
+		}
+	}
+	flush()
+	return grams, chars
+}
+
+// searchDocument is what the index holds for one service item.
+func searchDocument(it *ServiceItem, themeName string, dept *Department) (nameGrams, bodyGrams, chars string) {
+	g, c := tokenize(it.Name)
+	nameGrams = strings.Join(g, " ")
+	var body strings.Builder
+	for _, part := range []string{it.Summary, it.Conditions, it.Type, themeName, dept.Name, dept.ShortName} {
+		body.WriteString(part)
+		body.WriteString("\n")
+	}
+	for _, m := range it.Materials {
+		body.WriteString(m.Name)
+		body.WriteString("\n")
+	}
+	bg, _ := tokenize(body.String())
+	_, sc := tokenize(it.Summary)
+	return nameGrams, strings.Join(bg, " "), strings.Join(append(c, sc...), " ")
+}
+
+// indexGuide writes (or rewrites) the search index row of one service item.
+func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department) error {
+	name, body, chars := searchDocument(it, themeName, dept)
+	if err := tx.Exec("DELETE FROM service_item_search WHERE rowid = ?", it.ID).Error; err != nil {
+		return fmt.Errorf("index guide %s: %w", it.Code, err)
+	}
+	err := tx.Exec("INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) VALUES (?, ?, ?, ?)",
+		it.ID, name, body, chars).Error
+	if err != nil {
+		return fmt.Errorf("index guide %s: %w", it.Code, err)
+	}
+	return nil
+}
+
+// FindGuides returns one page of published service items that match the
+// filter, ranked by relevance when there is a query (else most viewed
+// first), with the counts for each audience, theme and department.
+func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, error) {
+	terms, err := parseQuery(f.Query)
+	if err != nil {
+		return nil, err
+	}
+	res := &GuideResult{Page: f.Page, PerPage: f.PerPage}
+	if res.Page < 1 {
+		res.Page = 1
+	}
+	if res.PerPage < 1 || res.PerPage > 100 {
+		res.PerPage = defaultPerPage
+	}
+	if f.Audience != "" && f.Audience != AudiencePerson && f.Audience != AudienceCompany {
+		return nil, &ValidationError{Fields: map[string]string{"audience": "服务对象只能选择“个人”或“法人”。"}}
+	}
+	db := s.db.WithContext(ctx)
+	sel := selection{audience: f.Audience}
+	if f.Theme != "" {
+		var th Theme
+		if err := db.Where("slug = ?", f.Theme).First(&th).Error; err != nil {
+			if mapError(err) == ErrNotFound {
+				return nil, &ValidationError{Fields: map[string]string{"theme": "没有找到这个主题分类，请从列表中选择。"}}
+			}
+			return nil, fmt.Errorf("find guides: %w", err)
+		}
+		res.Theme, sel.themeID = &th, th.ID
+	}
+	if f.Department != "" {
+		var d Department
+		if err := db.Where("slug = ?", f.Department).First(&d).Error; err != nil {
+			if mapError(err) == ErrNotFound {
+				return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
+			}
+			return nil, fmt.Errorf("find guides: %w", err)
+		}
+		res.Department, sel.departmentID = &d, d.ID
+	}
+	for _, t := range terms {
+		res.Terms = append(res.Terms, t.word)
+	}
+	if len(terms) > 0 {
+		sel.match, sel.nameMatch = matchAll(terms)
+		if err := s.countAndFacet(db, sel, res); err != nil {
+			return nil, err
+		}
+		if res.Total == 0 && len(terms) > 1 {
+			sel.match, sel.nameMatch = matchAny(terms)
+			res.Broadened = true
+			if err := s.countAndFacet(db, sel, res); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := s.countAndFacet(db, sel, res); err != nil {
+		return nil, err
+	}
+	if res.Total == 0 || (res.Page-1)*res.PerPage >= res.Total {
+		return res, nil
+	}
+
+	var ids []uint
+	q := sel.ranked(db).Limit(res.PerPage).Offset((res.Page - 1) * res.PerPage)
+	if err := q.Pluck("si.id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("find guides: %w", err)
+	}
+	var items []ServiceItem
+	if err := db.Preload("Department").Preload("Theme").Where("id IN ?", ids).Find(&items).Error; err != nil {
+		return nil, fmt.Errorf("find guides: %w", err)
+	}
+	byID := make(map[uint]ServiceItem, len(items))
+	for _, it := range items {
+		byID[it.ID] = it
+	}
+	var marks []string
+	for _, t := range terms {
+		marks = append(marks, t.highlight...)
+	}
+	for _, id := range ids {
+		it := byID[id]
+		res.Hits = append(res.Hits, GuideHit{
+			ServiceItem:  it,
+			NameParts:    Highlight(it.Name, marks),
+			SummaryParts: Highlight(it.Summary, marks),
+		})
+	}
+	return res, nil
+}
+
+// matchAll and matchAny combine the terms' expressions; the second result
+// matches the same in names only.
+func matchAll(terms []searchTerm) (anywhere, inName string) { return joinExprs(terms, " AND ") }
+
+func matchAny(terms []searchTerm) (anywhere, inName string) { return joinExprs(terms, " OR ") }
+
+func joinExprs(terms []searchTerm, op string) (anywhere, inName string) {
+	parts := make([]string, len(terms))
+	names := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i], names[i] = t.expr, t.nameExpr
+	}
+	return strings.Join(parts, op), strings.Join(names, op)
+}
+
+// selection is a resolved GuideFilter.
+type selection struct {
+	// match is the FTS expression an item must match; nameMatch the same
+	// restricted to names, which ranks first.
+	match, nameMatch string
+	audience         Audience
+	themeID          uint
+	departmentID     uint
+}
+
+// apply adds the selection's conditions to a query on "service_items AS si",
+// leaving out the one named by skip, so that a facet counts what choosing
+// another of its values would give.
+func (sel selection) apply(q *gorm.DB, skip string) *gorm.DB {
+	q = q.Where("si.published = ?", true)
+	if sel.match != "" {
+		q = q.Where("si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.match)
+	}
+	if sel.audience != "" && skip != "audience" {
+		q = q.Where("si.audience IN ?", []Audience{sel.audience, AudienceBoth})
+	}
+	if sel.themeID != 0 && skip != "theme" {
+		q = q.Where("si.theme_id = ?", sel.themeID)
+	}
+	if sel.departmentID != 0 && skip != "department" {
+		q = q.Where("si.department_id = ?", sel.departmentID)
+	}
+	return q
+}
+
+// ranked orders the selected items. With a query: items whose name has the
+// words first, then by bm25, then most viewed. bm25 alone cannot do it:
+// words like 身份证 stand in most guides' material lists, and for a word in
+// over half the documents FTS5 gives every match the same score.
+func (sel selection) ranked(db *gorm.DB) *gorm.DB {
+	q := sel.apply(db.Table("service_items AS si"), "")
+	if sel.match == "" {
+		return q.Order("si.view_count DESC, si.id")
+	}
+	return q.Joins("JOIN service_item_search ON service_item_search.rowid = si.id").
+		Order(clause.OrderBy{Expression: clause.Expr{
+			SQL: "CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END, " +
+				"bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id",
+			Vars: []any{sel.nameMatch},
+		}})
+}
+
+func (s *Store) countAndFacet(db *gorm.DB, sel selection, res *GuideResult) error {
+	var total int64
+	if err := sel.apply(db.Table("service_items AS si"), "").Count(&total).Error; err != nil {
+		return fmt.Errorf("count guides: %w", err)
+	}
+	res.Total = int(total)
+
+	var aud struct{ Person, Company int }
+	err := sel.apply(db.Table("service_items AS si"), "audience").
+		Select("COALESCE(SUM(CASE WHEN si.audience IN ('person','both') THEN 1 ELSE 0 END), 0) AS person, " +
+			"COALESCE(SUM(CASE WHEN si.audience IN ('company','both') THEN 1 ELSE 0 END), 0) AS company").
+		Scan(&aud).Error
+	if err != nil {
+		return fmt.Errorf("count guides by audience: %w", err)
+	}
+	res.Audiences = []FacetCount{
+		{Key: string(AudiencePerson), Label: "个人办事", Count: aud.Person},
+		{Key: string(AudienceCompany), Label: "法人办事", Count: aud.Company},
+	}
+
+	var themes []struct {
+		Slug, Name, Audience string
+		Sort, Count          int
+	}
+	err = sel.apply(db.Table("service_items AS si"), "theme").
+		Joins("JOIN themes t ON t.id = si.theme_id").
+		Select("t.slug, t.name, t.audience, t.sort, COUNT(*) AS count").
+		Group("t.id, t.slug, t.name, t.audience, t.sort").
+		Order("t.sort").
+		Scan(&themes).Error
+	if err != nil {
+		return fmt.Errorf("count guides by theme: %w", err)
+	}
+	res.Themes = res.Themes[:0]
+	for _, t := range themes {
+		res.Themes = append(res.Themes, FacetCount{Key: t.Slug, Label: t.Name, Count: t.Count})
+	}
+
+	var depts []struct {
+		Slug, Name  string
+		Sort, Count int
+	}
+	err = sel.apply(db.Table("service_items AS si"), "department").
+		Joins("JOIN departments d ON d.id = si.department_id").
+		Select("d.slug, d.name, d.sort, COUNT(*) AS count").
+		Group("d.id, d.slug, d.name, d.sort").
+		Order("d.sort").
+		Scan(&depts).Error
+	if err != nil {
+		return fmt.Errorf("count guides by department: %w", err)
+	}
+	res.Departments = res.Departments[:0]
+	for _, d := range depts {
+		res.Departments = append(res.Departments, FacetCount{Key: d.Slug, Label: d.Name, Count: d.Count})
+	}
+	return nil
+}
+
+// Highlight splits text into parts, marking every occurrence of any of the
+// words (case-insensitively for Latin letters). Overlapping matches merge.
+func Highlight(text string, words []string) []TextPart {
+	if text == "" {
+		return nil
+	}
+	lower := strings.ToLower(text)
+	if len(lower) != len(text) {
+		// Lower-casing changed byte offsets; match on the text as it is.
+		lower = text
+	}
+	type span struct{ from, to int }
+	var spans []span
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		for i := 0; i < len(lower); {
+			j := strings.Index(lower[i:], w)
+			if j < 0 {
+				break
+			}
+			spans = append(spans, span{i + j, i + j + len(w)})
+			i += j + len(w)
+		}
+	}
+	if len(spans) == 0 {
+		return []TextPart{{Text: text}}
+	}
+	sort.Slice(spans, func(a, b int) bool { return spans[a].from < spans[b].from })
+	var parts []TextPart
+	pos := 0
+	for _, sp := range spans {
+		if sp.to <= pos {
+			continue
+		}
+		if sp.from > pos {
+			parts = append(parts, TextPart{Text: text[pos:sp.from]})
+		} else {
+			sp.from = pos
+		}
+		parts = append(parts, TextPart{Text: text[sp.from:sp.to], Match: true})
+		pos = sp.to
+	}
+	if pos < len(text) {
+		parts = append(parts, TextPart{Text: text[pos:]})
+	}
+	return parts
+}

@@ -1,0 +1,210 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// newTestStore opens a migrated store on a fresh SQLite file.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newDemoStore opens a migrated store with the demo data set loaded.
+func newDemoStore(t *testing.T) *Store {
+	t.Helper()
+	s := newTestStore(t)
+	if _, err := s.LoadDemoData(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMigrateIsRecordedAndRunsOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(migrations()); v != want {
+		t.Fatalf("schema version = %d, want %d", v, want)
+	}
+	n, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("second Migrate applied %d migrations, want 0", n)
+	}
+}
+
+func TestMigrationsAreOrdered(t *testing.T) {
+	for i, m := range migrations() {
+		if m.version != i+1 {
+			t.Fatalf("migration %d has version %d: versions must run 1, 2, 3… without gaps", i, m.version)
+		}
+	}
+}
+
+func TestOpenSetsServerPragmas(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	// Several connections: every pooled connection must carry the settings.
+	for i := 0; i < 3; i++ {
+		var mode string
+		var fk, timeout int
+		if err := s.db.WithContext(ctx).Raw("PRAGMA journal_mode").Scan(&mode).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.WithContext(ctx).Raw("PRAGMA foreign_keys").Scan(&fk).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.WithContext(ctx).Raw("PRAGMA busy_timeout").Scan(&timeout).Error; err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" || fk != 1 || timeout < 1000 {
+			t.Fatalf("journal_mode=%q foreign_keys=%d busy_timeout=%d, want wal, 1, ≥1000", mode, fk, timeout)
+		}
+	}
+}
+
+func TestDemoDataIsCompleteAndLoadsOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	first, err := s.LoadDemoData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Departments < 8 || first.ServiceItems < 60 || first.Counters < 20 {
+		t.Fatalf("demo data has %d departments, %d service items, %d counters; want ≥8, ≥60, ≥20",
+			first.Departments, first.ServiceItems, first.Counters)
+	}
+	before := snapshot(t, s)
+	again, err := s.LoadDemoData(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Added() != 0 {
+		t.Fatalf("second load added %+v, want nothing", again)
+	}
+	if after := snapshot(t, s); after != before {
+		t.Fatalf("second load changed the data:\nbefore %s\nafter  %s", before, after)
+	}
+
+	res := mustFind(t, s, GuideFilter{PerPage: 100})
+	audiences := map[Audience]int{}
+	for _, h := range res.Hits {
+		it, err := s.FindGuideByCode(ctx, h.Code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		audiences[it.Audience]++
+		switch {
+		case len(it.Materials) == 0, len(it.Steps) < 2, len(it.Counters) == 0, len(it.FAQs) == 0:
+			t.Errorf("%s %s: materials %d, steps %d, counters %d, FAQ %d", it.Code, it.Name,
+				len(it.Materials), len(it.Steps), len(it.Counters), len(it.FAQs))
+		case it.LegalLimit.Unit == "" && it.LegalLimit.Value > 0, it.ConsultPhone == "", it.SupervisePhone == "",
+			len(it.ConditionList()) == 0, len(it.LegalBasisList()) == 0:
+			t.Errorf("%s %s: incomplete guide elements", it.Code, it.Name)
+		}
+	}
+	if audiences[AudiencePerson] < 20 || audiences[AudienceCompany] < 20 {
+		t.Fatalf("items by audience %v: want both people and companies well served", audiences)
+	}
+}
+
+// snapshot summarises the whole catalogue, so that any change shows.
+func snapshot(t *testing.T, s *Store) string {
+	t.Helper()
+	var row struct {
+		Items, Materials, Steps, Fees, FAQs, Links, Indexed, Counters, Departments, Themes int
+		Updated                                                                            string
+	}
+	err := s.db.Raw(`SELECT
+		(SELECT COUNT(*) FROM service_items) AS items, (SELECT COUNT(*) FROM materials) AS materials,
+		(SELECT COUNT(*) FROM steps) AS steps, (SELECT COUNT(*) FROM fees) AS fees, (SELECT COUNT(*) FROM faqs) AS faqs,
+		(SELECT COUNT(*) FROM counter_service_items) AS links, (SELECT COUNT(*) FROM service_item_search) AS indexed,
+		(SELECT COUNT(*) FROM counters) AS counters, (SELECT COUNT(*) FROM departments) AS departments,
+		(SELECT COUNT(*) FROM themes) AS themes,
+		(SELECT MAX(updated_at) || '/' || SUM(view_count) FROM service_items) AS updated`).Scan(&row).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%+v", row)
+}
+
+func TestFindGuideByCode(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	for _, code := range []string{"NOPE-0001", "", "<script>", "11QH%27", strings.Repeat("A", 100)} {
+		if _, err := s.FindGuideByCode(ctx, code); !errors.Is(err, ErrNotFound) {
+			t.Errorf("FindGuideByCode(%q) = %v, want ErrNotFound", code, err)
+		}
+	}
+	it, err := s.FindGuideByCode(ctx, "11QHHZK0002-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range it.Materials {
+		if m.Sort != i+1 {
+			t.Fatalf("materials out of order: %d at %d", m.Sort, i)
+		}
+	}
+	if it.Department.Slug != "hzk" || len(it.Counters) == 0 || it.Theme.Name == "" {
+		t.Fatalf("guide lacks its department, theme or counters: %+v", it)
+	}
+}
+
+func TestRecordGuideViewKeepsLastUpdated(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	it, err := s.FindGuideByCode(ctx, "11QHHZK0002-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordGuideView(ctx, it.ID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.FindGuideByCode(ctx, it.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ViewCount != it.ViewCount+1 {
+		t.Fatalf("views %d → %d, want +1", it.ViewCount, again.ViewCount)
+	}
+	if !again.UpdatedAt.Equal(it.UpdatedAt) {
+		t.Fatalf("最后更新 moved from %v to %v on a view", it.UpdatedAt, again.UpdatedAt)
+	}
+}
+
+func TestFindCounterByCode(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	c, err := s.FindCounterByCode(ctx, "C02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Department.Slug != "hzk" || len(c.ServiceItems) == 0 {
+		t.Fatalf("counter C02: department %q, %d items", c.Department.Slug, len(c.ServiceItems))
+	}
+	if got, want := c.Location(), "一楼 户政服务区 C02 号窗口"; got != want {
+		t.Fatalf("Location() = %q, want %q", got, want)
+	}
+	if _, err := s.FindCounterByCode(ctx, "Z99"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown counter: %v, want ErrNotFound", err)
+	}
+}
