@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) string { return "" }
+
+func TestCommands(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "data", "portal.db")
+	runOK := func(args ...string) string {
+		t.Helper()
+		var out, errs bytes.Buffer
+		if err := run(ctx, args, noEnv, &out, &errs); err != nil {
+			t.Fatalf("portal %s: %v\n%s", strings.Join(args, " "), err, errs.String())
+		}
+		return out.String()
+	}
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 2 migrations") {
+		t.Fatalf("first migrate: %q", out)
+	}
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
+		t.Fatalf("second migrate: %q", out)
+	}
+	if out := runOK("seed", "-db", db); !strings.Contains(out, "68 service items") {
+		t.Fatalf("first seed: %q", out)
+	}
+	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items") {
+		t.Fatalf("second seed must add nothing: %q", out)
+	}
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 2") {
+		t.Fatalf("version: %q", out)
+	}
+	var out, errs bytes.Buffer
+	if err := run(ctx, []string{"frobnicate"}, noEnv, &out, &errs); err == nil || !strings.Contains(errs.String(), "Usage") {
+		t.Fatalf("unknown command: err=%v, stderr=%q", err, errs.String())
+	}
+	if err := run(ctx, []string{"serve", "-log-format", "xml", "-db", db}, noEnv, &out, &errs); err == nil {
+		t.Fatal("a bad log format must be refused")
+	}
+}
+
+func TestEnvironmentFallsBackForFlags(t *testing.T) {
+	env := map[string]string{"PORTAL_DATABASE": "/tmp/x.db", "PORTAL_ADDR": "127.0.0.1:9999", "PORTAL_DEMO": "true"}
+	cfg, err := parseFlags("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.database != "/tmp/x.db" || cfg.addr != "127.0.0.1:9999" || !cfg.demo {
+		t.Fatalf("config from environment: %+v", cfg)
+	}
+	cfg, err = parseFlags("serve", []string{"-addr", ":1234"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.addr != ":1234" {
+		t.Fatalf("a flag must win over the environment: %q", cfg.addr)
+	}
+}
+
+// TestServeStartsAndShutsDownGracefully boots the whole portal as `make run`
+// does, searches it, then cancels its context (as SIGTERM does) and checks
+// that serve returns cleanly and stops listening.
+func TestServeStartsAndShutsDownGracefully(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := filepath.Join(t.TempDir(), "portal.db")
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-db", db, "-demo", "-log-format", "json"}, noEnv, pw, io.Discard)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no start-up line: %v (%v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	i := strings.Index(line, "http://")
+	if i < 0 {
+		t.Fatalf("start-up line has no URL: %q", line)
+	}
+	base := strings.Fields(line[i:])[0]
+
+	res, err := http.Get(base + "/services?q=" + "%E7%A4%BE%E4%BF%9D")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), "找到与“社保”相关的事项") {
+		t.Fatalf("search on the served portal: %d", res.StatusCode)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v, want a clean shutdown", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		t.Fatal("the portal still accepts connections after shutdown")
+	}
+}
+
+// TestDependencyRule checks the layering of STYLE.md: handlers never import
+// gorm, views and models never import handlers, models imports neither.
+func TestDependencyRule(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", "github.com/zwfw/portal/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var pkg struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&pkg); err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range pkg.Imports {
+			bad := false
+			switch pkg.ImportPath {
+			case "github.com/zwfw/portal/handlers":
+				bad = strings.HasPrefix(imp, "gorm.io/")
+			case "github.com/zwfw/portal/views":
+				bad = strings.HasPrefix(imp, "gorm.io/") || strings.HasSuffix(imp, "/portal/handlers")
+			case "github.com/zwfw/portal/models":
+				bad = strings.HasSuffix(imp, "/portal/handlers") || strings.HasSuffix(imp, "/portal/views")
+			}
+			if bad {
+				t.Errorf("%s imports %s", pkg.ImportPath, imp)
+			}
+		}
+	}
+}
