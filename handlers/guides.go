@@ -19,7 +19,7 @@ import (
 func (h *Handler) catalogFilter(c echo.Context) (raw views.CatalogFilter, f models.GuideFilter, errs map[string]string) {
 	q := c.QueryParams()
 	raw = views.CatalogFilter{
-		Query:      displayable(q.Get("q")),
+		Query:      strings.TrimSpace(displayable(q.Get("q"))),
 		Audience:   displayable(q.Get("audience")),
 		Theme:      displayable(q.Get("theme")),
 		Department: displayable(q.Get("department")),
@@ -65,8 +65,13 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 	data := views.CatalogData{Filter: raw, Errors: errs, Themes: themes, Departments: depts, Suggestions: hotWords()}
 	p := h.page(c, "办事指南")
 	p.Query = raw.Query
+	if raw.Audience == string(models.AudiencePerson) || raw.Audience == string(models.AudienceCompany) {
+		p.Section = raw.Audience
+	}
+	status := http.StatusOK
 	if errs != nil {
-		return h.render(c, http.StatusBadRequest, views.CatalogPage(p, data))
+		// A bad page number still gets the first page, with the message.
+		status = http.StatusBadRequest
 	}
 	res, err := h.store.FindGuides(ctx, filter)
 	if verr, ok := models.AsValidationError(err); ok {
@@ -77,10 +82,19 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 		return err
 	}
 	data.Result = res
+	p.Title = views.CatalogHeading(data)
 	if raw.Query != "" {
-		p.Title = "“" + raw.Query + "”的查询结果"
+		p.Title = "“" + raw.Query + "”的查询结果 - " + p.Title
 	}
-	return h.render(c, http.StatusOK, views.CatalogPage(p, data))
+	return h.render(c, status, views.CatalogPage(p, data))
+}
+
+func (h *Handler) handleCounterIndex(c echo.Context) error {
+	counters, err := h.store.ListCounters(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CountersPage(h.page(c, "窗口指引"), counters))
 }
 
 func (h *Handler) handleGuideShow(c echo.Context) error {

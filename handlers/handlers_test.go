@@ -95,6 +95,7 @@ func TestPublicPages(t *testing.T) {
 			"法定办结时限", "承诺办结时限", "收费标准", "20 元", "办理地点和时间", `href="/counters/C02"`, "工作日中午不断岗",
 			"咨询电话", "监督投诉电话", "设定依据", "常见问题", "最后更新", "一次性告知单"}, nil},
 		{"counter", "/counters/C02", 200, []string{"居民身份证窗口", "一楼 户政服务区 C02 号窗口", "居民身份证换领", "工作日中午不断岗"}, nil},
+		{"counters", "/counters", 200, []string{"窗口指引", "一楼 户政服务区", `href="/counters/C02"`, "居民身份证窗口", "临江市公安局清河分局户政科"}, nil},
 		{"unknown guide", "/services/NOPE-0001", 404, []string{"页面不存在", "返回首页"}, nil},
 		{"hostile guide code", "/services/%3Cscript%3Ealert(1)%3C%2Fscript%3E", 404, []string{"页面不存在"}, []string{"<script>alert"}},
 		{"unknown counter", "/counters/Z99", 404, []string{"页面不存在"}, nil},
@@ -134,7 +135,7 @@ func TestSearch(t *testing.T) {
 		{"several words", "公积金 租房", []string{"租房提取住房公积金"}},
 		{"traditional", "營業執照", []string{"找到与“營業執照”相关的事项", "<mark>营业执照</mark>遗失补领", `value="營業執照"`}},
 		{"traditional two characters", "養老", []string{"<mark>养老</mark>保险"}},
-		{"no result", "火星移民", []string{"没有找到与“火星移民”相关的事项", "咨询电话", "试试"}},
+		{"no result", "火星移民", []string{"没有找到与“火星移民”相关的事项", "咨询电话", "大家常办"}},
 		{"resident words", "开饭店", []string{"食品经营许可"}},
 	}
 	for _, tt := range tests {
@@ -149,6 +150,16 @@ func TestSearch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEverySuggestedSearchFindsSomething(t *testing.T) {
+	app := newTestApp(t)
+	for _, w := range hotWords() {
+		_, body := app.get(t, "/services?q="+q(w))
+		if strings.Contains(body, "没有找到与") || !strings.Contains(body, "相关的事项") {
+			t.Errorf("the suggested search %q finds nothing", w)
+		}
 	}
 }
 

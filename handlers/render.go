@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -24,9 +25,19 @@ func (h *Handler) render(c echo.Context, status int, component templ.Component) 
 
 // page builds what every page's layout needs.
 func (h *Handler) page(c echo.Context, title string) views.Page {
+	path := c.Request().URL.Path
+	section := "home"
+	switch {
+	case strings.HasPrefix(path, "/services"):
+		section = "services"
+	case strings.HasPrefix(path, "/counters"):
+		section = "counters"
+	}
 	return views.Page{
 		Title:     title,
-		Path:      c.Request().URL.Path,
+		Path:      path,
+		Section:   section,
+		URL:       c.Scheme() + "://" + c.Request().Host + path,
 		Flash:     h.popFlash(c),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 		Assets: views.Assets{

@@ -32,6 +32,7 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/", h.handleHome)
 	get("/services", h.handleGuideIndex)
 	get("/services/:code", h.handleGuideShow)
+	get("/counters", h.handleCounterIndex)
 	get("/counters/:code", h.handleCounterShow)
 
 	// Static files and probes for load balancers.

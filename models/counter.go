@@ -60,3 +60,42 @@ func (s *Store) FindCounterByCode(ctx context.Context, code string) (*Counter, e
 	}
 	return &c, nil
 }
+
+// CounterSummary is a counter with its department and the number of
+// published service items it handles.
+type CounterSummary struct {
+	Counter
+	ItemCount int
+}
+
+// ListCounters returns every enabled counter with its department, in the
+// order a visitor walks the halls: by floor, hall and code.
+func (s *Store) ListCounters(ctx context.Context) ([]CounterSummary, error) {
+	var counters []Counter
+	err := s.db.WithContext(ctx).Preload("Department").
+		Where("enabled = ?", true).
+		Order("floor, hall, code").
+		Find(&counters).Error
+	if err != nil {
+		return nil, fmt.Errorf("list counters: %w", mapError(err))
+	}
+	var counts []struct {
+		CounterID uint
+		N         int
+	}
+	err = s.db.WithContext(ctx).Table("counter_service_items AS l").
+		Joins("JOIN service_items si ON si.id = l.service_item_id AND si.published = ?", true).
+		Select("l.counter_id, COUNT(*) AS n").Group("l.counter_id").Scan(&counts).Error
+	if err != nil {
+		return nil, fmt.Errorf("list counters: %w", mapError(err))
+	}
+	byID := make(map[uint]int, len(counts))
+	for _, c := range counts {
+		byID[c.CounterID] = c.N
+	}
+	out := make([]CounterSummary, len(counters))
+	for i, c := range counters {
+		out[i] = CounterSummary{Counter: c, ItemCount: byID[c.ID]}
+	}
+	return out, nil
+}

@@ -38,8 +38,13 @@ func migrations() []migration {
 		{2, "search index of service items (character bigrams)", func(tx *gorm.DB) error {
 			// unicode61 splits on the spaces between the bigrams that the
 			// store writes; it cannot segment Chinese itself.
-			return tx.Exec(`CREATE VIRTUAL TABLE service_item_search USING fts5(
-				name_grams, body_grams, chars, tokenize = 'unicode61')`).Error
+			if err := tx.Exec(`CREATE VIRTUAL TABLE service_item_search USING fts5(
+				name_grams, body_grams, chars, tokenize = 'unicode61')`).Error; err != nil {
+				return err
+			}
+			// The vocabulary tells which bigrams occur at all, for loose
+			// matching of compound words.
+			return tx.Exec(`CREATE VIRTUAL TABLE service_item_search_vocab USING fts5vocab(service_item_search, 'row')`).Error
 		}},
 	}
 }

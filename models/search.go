@@ -223,20 +223,16 @@ func tokenize(text string) (grams, chars []string) {
 	return grams, chars
 }
 
-// searchDocument is what the index holds for one service item.
+// searchDocument is what the index holds for one service item: its name,
+// its body (summary, type, theme and department), and the single characters
+// of name and summary.
 func searchDocument(it *ServiceItem, themeName string, dept *Department) (nameGrams, bodyGrams, chars string) {
 	g, c := tokenize(it.Name)
 	nameGrams = strings.Join(g, " ")
-	var body strings.Builder
-	for _, part := range []string{it.Summary, it.Conditions, it.Type, themeName, dept.Name, dept.ShortName} {
-		body.WriteString(part)
-		body.WriteString("\n")
-	}
-	for _, m := range it.Materials {
-		body.WriteString(m.Name)
-		body.WriteString("\n")
-	}
-	bg, _ := tokenize(body.String())
+	// The body holds what says what the item is, not what it needs: nearly
+	// every guide lists 居民身份证 or 营业执照 among its materials, and a
+	// resident searching 身份证 wants the ID card services, not all of them.
+	bg, _ := tokenize(strings.Join([]string{it.Summary, it.Type, themeName, dept.Name, dept.ShortName}, "\n"))
 	_, sc := tokenize(it.Summary)
 	return nameGrams, strings.Join(bg, " "), strings.Join(append(c, sc...), " ")
 }
@@ -303,6 +299,17 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 		if err := s.countAndFacet(db, sel, res); err != nil {
 			return nil, err
 		}
+		if res.Total == 0 {
+			if loose, ok, err := s.loosen(db, terms); err != nil {
+				return nil, err
+			} else if ok {
+				terms = loose
+				sel.match, sel.nameMatch = matchAll(terms)
+				if err := s.countAndFacet(db, sel, res); err != nil {
+					return nil, err
+				}
+			}
+		}
 		if res.Total == 0 && len(terms) > 1 {
 			sel.match, sel.nameMatch = matchAny(terms)
 			res.Broadened = true
@@ -345,6 +352,54 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 	return res, nil
 }
 
+// loosen rewrites the terms that are runs of three or more Chinese
+// characters to match their bigrams anywhere in the item rather than as one
+// phrase: residents write 公积金提取 where the guide says 提取住房公积金. A
+// bigram that no item has (金提) is dropped, as it can only be the seam
+// between two words. It reports whether any term changed.
+func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, error) {
+	out := make([]searchTerm, 0, len(terms))
+	changed := false
+	for _, t := range terms {
+		grams, _ := tokenize(t.word)
+		if len(grams) < 2 || !isHanWord(t.word) {
+			out = append(out, t)
+			continue
+		}
+		var known []string
+		err := db.Table("service_item_search_vocab").Where("term IN ?", grams).Pluck("term", &known).Error
+		if err != nil {
+			return nil, false, fmt.Errorf("loosen search: %w", err)
+		}
+		if len(known) < 2 {
+			out = append(out, t)
+			continue
+		}
+		quoted := make([]string, len(known))
+		for i, g := range known {
+			quoted[i] = `"` + g + `"`
+		}
+		all := "(" + strings.Join(quoted, " AND ") + ")"
+		out = append(out, searchTerm{
+			word:      t.word,
+			expr:      "({name_grams body_grams} : " + all + ")",
+			nameExpr:  "(name_grams : " + all + ")",
+			highlight: known,
+		})
+		changed = true
+	}
+	return out, changed, nil
+}
+
+func isHanWord(w string) bool {
+	for _, r := range w {
+		if !unicode.Is(unicode.Han, r) {
+			return false
+		}
+	}
+	return true
+}
+
 // matchAll and matchAny combine the terms' expressions; the second result
 // matches the same in names only.
 func matchAll(terms []searchTerm) (anywhere, inName string) { return joinExprs(terms, " AND ") }
@@ -370,14 +425,20 @@ type selection struct {
 	departmentID     uint
 }
 
-// apply adds the selection's conditions to a query on "service_items AS si",
-// leaving out the one named by skip, so that a facet counts what choosing
-// another of its values would give.
-func (sel selection) apply(q *gorm.DB, skip string) *gorm.DB {
-	q = q.Where("si.published = ?", true)
+// apply queries the selected items as "si", leaving out the filter named by
+// skip, so that a facet counts what choosing another of its values would
+// give. With a search, the FTS table drives the query (CROSS JOIN fixes the
+// order): SQLite would otherwise walk every published item and probe the
+// index once per row.
+func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
+	var q *gorm.DB
 	if sel.match != "" {
-		q = q.Where("si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.match)
+		q = db.Table("service_item_search CROSS JOIN service_items AS si ON si.id = service_item_search.rowid").
+			Where("service_item_search MATCH ?", sel.match)
+	} else {
+		q = db.Table("service_items AS si")
 	}
+	q = q.Where("si.published = ?", true)
 	if sel.audience != "" && skip != "audience" {
 		q = q.Where("si.audience IN ?", []Audience{sel.audience, AudienceBoth})
 	}
@@ -395,72 +456,86 @@ func (sel selection) apply(q *gorm.DB, skip string) *gorm.DB {
 // words like 身份证 stand in most guides' material lists, and for a word in
 // over half the documents FTS5 gives every match the same score.
 func (sel selection) ranked(db *gorm.DB) *gorm.DB {
-	q := sel.apply(db.Table("service_items AS si"), "")
+	q := sel.apply(db, "")
 	if sel.match == "" {
 		return q.Order("si.view_count DESC, si.id")
 	}
-	return q.Joins("JOIN service_item_search ON service_item_search.rowid = si.id").
-		Order(clause.OrderBy{Expression: clause.Expr{
-			SQL: "CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END, " +
-				"bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id",
-			Vars: []any{sel.nameMatch},
-		}})
+	return q.Order(clause.OrderBy{Expression: clause.Expr{
+		SQL: "CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END, " +
+			"bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id",
+		Vars: []any{sel.nameMatch},
+	}})
 }
 
+// countAndFacet counts the selected items and, for each filter, what each
+// of its values would give with the other filters kept. One grouped query
+// over the matches serves all the counts: the FTS match, the costly part,
+// runs once.
 func (s *Store) countAndFacet(db *gorm.DB, sel selection, res *GuideResult) error {
-	var total int64
-	if err := sel.apply(db.Table("service_items AS si"), "").Count(&total).Error; err != nil {
+	var groups []struct {
+		Audience     Audience
+		ThemeID      uint
+		DepartmentID uint
+		N            int
+	}
+	all := selection{match: sel.match}
+	err := all.apply(db, "").
+		Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
+		Group("si.audience, si.theme_id, si.department_id").
+		Scan(&groups).Error
+	if err != nil {
 		return fmt.Errorf("count guides: %w", err)
 	}
-	res.Total = int(total)
+	var themes []Theme
+	if err := db.Order("sort, id").Find(&themes).Error; err != nil {
+		return fmt.Errorf("count guides: %w", err)
+	}
+	var depts []Department
+	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
+		return fmt.Errorf("count guides: %w", err)
+	}
 
-	var aud struct{ Person, Company int }
-	err := sel.apply(db.Table("service_items AS si"), "audience").
-		Select("COALESCE(SUM(CASE WHEN si.audience IN ('person','both') THEN 1 ELSE 0 END), 0) AS person, " +
-			"COALESCE(SUM(CASE WHEN si.audience IN ('company','both') THEN 1 ELSE 0 END), 0) AS company").
-		Scan(&aud).Error
-	if err != nil {
-		return fmt.Errorf("count guides by audience: %w", err)
+	audienceOK := func(a Audience, want Audience) bool { return want == "" || a == want || a == AudienceBoth }
+	themeOK := func(id uint) bool { return sel.themeID == 0 || id == sel.themeID }
+	deptOK := func(id uint) bool { return sel.departmentID == 0 || id == sel.departmentID }
+	var person, company int
+	byTheme := map[uint]int{}
+	byDept := map[uint]int{}
+	res.Total = 0
+	for _, g := range groups {
+		if audienceOK(g.Audience, sel.audience) && themeOK(g.ThemeID) && deptOK(g.DepartmentID) {
+			res.Total += g.N
+		}
+		if themeOK(g.ThemeID) && deptOK(g.DepartmentID) {
+			if audienceOK(g.Audience, AudiencePerson) {
+				person += g.N
+			}
+			if audienceOK(g.Audience, AudienceCompany) {
+				company += g.N
+			}
+		}
+		if audienceOK(g.Audience, sel.audience) && deptOK(g.DepartmentID) {
+			byTheme[g.ThemeID] += g.N
+		}
+		if audienceOK(g.Audience, sel.audience) && themeOK(g.ThemeID) {
+			byDept[g.DepartmentID] += g.N
+		}
 	}
 	res.Audiences = []FacetCount{
-		{Key: string(AudiencePerson), Label: "个人办事", Count: aud.Person},
-		{Key: string(AudienceCompany), Label: "法人办事", Count: aud.Company},
-	}
-
-	var themes []struct {
-		Slug, Name, Audience string
-		Sort, Count          int
-	}
-	err = sel.apply(db.Table("service_items AS si"), "theme").
-		Joins("JOIN themes t ON t.id = si.theme_id").
-		Select("t.slug, t.name, t.audience, t.sort, COUNT(*) AS count").
-		Group("t.id, t.slug, t.name, t.audience, t.sort").
-		Order("t.sort").
-		Scan(&themes).Error
-	if err != nil {
-		return fmt.Errorf("count guides by theme: %w", err)
+		{Key: string(AudiencePerson), Label: "个人办事", Count: person},
+		{Key: string(AudienceCompany), Label: "法人办事", Count: company},
 	}
 	res.Themes = res.Themes[:0]
 	for _, t := range themes {
-		res.Themes = append(res.Themes, FacetCount{Key: t.Slug, Label: t.Name, Count: t.Count})
-	}
-
-	var depts []struct {
-		Slug, Name  string
-		Sort, Count int
-	}
-	err = sel.apply(db.Table("service_items AS si"), "department").
-		Joins("JOIN departments d ON d.id = si.department_id").
-		Select("d.slug, d.name, d.sort, COUNT(*) AS count").
-		Group("d.id, d.slug, d.name, d.sort").
-		Order("d.sort").
-		Scan(&depts).Error
-	if err != nil {
-		return fmt.Errorf("count guides by department: %w", err)
+		if byTheme[t.ID] > 0 || t.ID == sel.themeID {
+			res.Themes = append(res.Themes, FacetCount{Key: t.Slug, Label: t.Name, Count: byTheme[t.ID]})
+		}
 	}
 	res.Departments = res.Departments[:0]
 	for _, d := range depts {
-		res.Departments = append(res.Departments, FacetCount{Key: d.Slug, Label: d.Name, Count: d.Count})
+		if byDept[d.ID] > 0 || d.ID == sel.departmentID {
+			res.Departments = append(res.Departments, FacetCount{Key: d.Slug, Label: d.Name, Count: byDept[d.ID]})
+		}
 	}
 	return nil
 }

@@ -82,6 +82,8 @@ func TestSearchFindsWhatResidentsType(t *testing.T) {
 		{"身份证", "居民身份证", "身份证"},
 		{"营业执照", "营业执照遗失补领", "营业执照"},
 		{"公积金 租房", "租房提取", "租房"},
+		{"公积金提取", "提取住房公积金", "提取住房公积金"},
+		{"身份证补办", "居民身份证补领", ""},
 		{"开饭店", "食品经营许可", ""},
 		{"结婚", "结婚登记", "结婚登记"},
 		{"个税", "个人所得税", "个人所得税"},
@@ -293,5 +295,15 @@ func TestCataloguePaging(t *testing.T) {
 	beyond := mustFind(t, s, GuideFilter{Page: 99, PerPage: 10})
 	if len(beyond.Hits) != 0 || beyond.Total != p1.Total {
 		t.Fatalf("page 99: %d hits, total %d", len(beyond.Hits), beyond.Total)
+	}
+}
+
+func TestSearchIgnoresMaterialLists(t *testing.T) {
+	s := newDemoStore(t)
+	// Nearly every guide asks for 居民身份证; a search for 身份证 must find
+	// the ID card services, not the whole catalogue.
+	res := mustFind(t, s, GuideFilter{Query: "身份证"})
+	if res.Total > 15 {
+		t.Fatalf("身份证 found %d items: %q", res.Total, names(res))
 	}
 }

@@ -208,3 +208,25 @@ func TestFindCounterByCode(t *testing.T) {
 		t.Fatalf("unknown counter: %v, want ErrNotFound", err)
 	}
 }
+
+func TestListCounters(t *testing.T) {
+	s := newDemoStore(t)
+	list, err := s.ListCounters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) < 20 {
+		t.Fatalf("%d counters", len(list))
+	}
+	for i := 1; i < len(list); i++ {
+		a, b := list[i-1], list[i]
+		if a.Floor == b.Floor && a.Hall == b.Hall && a.Code > b.Code {
+			t.Fatalf("counters out of order: %s before %s", a.Code, b.Code)
+		}
+	}
+	for _, c := range list {
+		if c.Code == "C02" && (c.ItemCount == 0 || c.Department.Slug != "hzk") {
+			t.Fatalf("C02: %d items, department %q", c.ItemCount, c.Department.Slug)
+		}
+	}
+}

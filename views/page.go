@@ -14,8 +14,13 @@ import (
 type Page struct {
 	// Title is the page's own title; the layout adds the site name.
 	Title string
-	// Path is the request path, to mark the current section in the nav.
+	// Path is the request path.
 	Path string
+	// Section names the nav entry to mark as current: "home", "services",
+	// "person", "company" or "counters".
+	Section string
+	// URL is the page's absolute address, printed on paper copies.
+	URL string
 	// Query is the search box's value.
 	Query string
 	// Flash is a one-time message after a redirect.
