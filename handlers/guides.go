@@ -1,11 +1,11 @@
 package handlers
 
 import (
-	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,16 +26,17 @@ func (h *Handler) catalogFilter(c echo.Context) (raw views.CatalogFilter, f mode
 		Page:       displayable(q.Get("page")),
 	}
 	f = models.GuideFilter{
-		// The store checks the query itself (length, characters); it gets
-		// the bytes as sent, converted to Simplified for matching.
-		Query:      h.simplified(q.Get("q")),
+		// The store checks the query itself (length, characters). Only a
+		// query it can accept is converted to Simplified for matching:
+		// conversion costs CPU in proportion to the input.
+		Query:      q.Get("q"),
 		Audience:   models.Audience(q.Get("audience")),
 		Theme:      q.Get("theme"),
 		Department: q.Get("department"),
 		Page:       1,
 	}
-	if !isValidUTF8(q.Get("q")) {
-		f.Query = q.Get("q")
+	if utf8.ValidString(f.Query) && utf8.RuneCountInString(f.Query) <= models.MaxQueryRunes {
+		f.Query = h.simplified(f.Query)
 	}
 	if p := strings.TrimSpace(q.Get("page")); p != "" {
 		n, err := strconv.Atoi(p)
@@ -71,12 +72,12 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 	status := http.StatusOK
 	if errs != nil {
 		// A bad page number still gets the first page, with the message.
-		status = http.StatusBadRequest
+		status = http.StatusUnprocessableEntity
 	}
 	res, err := h.store.FindGuides(ctx, filter)
 	if verr, ok := models.AsValidationError(err); ok {
-		data.Errors = verr.Fields
-		return h.render(c, http.StatusBadRequest, views.CatalogPage(p, data))
+		data.Errors = mergeErrors(errs, verr.Fields)
+		return h.render(c, http.StatusUnprocessableEntity, views.CatalogPage(p, data))
 	}
 	if err != nil {
 		return err
@@ -87,6 +88,18 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 		p.Title = "“" + raw.Query + "”的查询结果 - " + p.Title
 	}
 	return h.render(c, status, views.CatalogPage(p, data))
+}
+
+// mergeErrors joins field messages; the first map's message wins.
+func mergeErrors(first, second map[string]string) map[string]string {
+	out := make(map[string]string, len(first)+len(second))
+	for k, v := range second {
+		out[k] = v
+	}
+	for k, v := range first {
+		out[k] = v
+	}
+	return out
 }
 
 func (h *Handler) handleCounterIndex(c echo.Context) error {
@@ -104,9 +117,10 @@ func (h *Handler) handleGuideShow(c echo.Context) error {
 		return err
 	}
 	if c.Request().Method == http.MethodGet {
-		// A lost view count must not cost the resident the page.
-		if err := h.store.RecordGuideView(ctx, it.ID); err != nil && !errors.Is(err, ctx.Err()) {
-			h.logger.WarnContext(ctx, "record guide view", slog.String("code", it.Code), slog.Any("error", err))
+		// A lost view count must not cost the resident the page; the
+		// request log reports it.
+		if err := h.store.RecordGuideView(ctx, it.ID); err != nil {
+			noteWarning(c, fmt.Errorf("record guide view %s: %w", it.Code, err))
 		}
 	}
 	return h.render(c, http.StatusOK, views.GuidePage(h.page(c, it.Name), it))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/longbridgeapp/opencc"
@@ -22,6 +23,9 @@ type Config struct {
 	SessionKey []byte
 	// SecureCookies marks cookies Secure; set it when served over TLS.
 	SecureCookies bool
+	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
+	// printed on paper copies; empty means the address the request used.
+	BaseURL string
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -31,6 +35,7 @@ type Handler struct {
 	logger   *slog.Logger
 	sessions *sessions.CookieStore
 	assets   *static.Assets
+	baseURL  string
 	// toSimplified converts Traditional Chinese search input to Simplified,
 	// the script the guides are written and indexed in.
 	toSimplified *opencc.OpenCC
@@ -65,6 +70,7 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		logger:       logger,
 		sessions:     cookies,
 		assets:       assets,
+		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
 		toSimplified: t2s,
 	}, nil
 }

@@ -170,21 +170,21 @@ func TestHostileQueryStrings(t *testing.T) {
 		status         int
 		want           string
 	}{
-		{"very long", "q=" + q(strings.Repeat("社保", 500)), 400, "检索词不能超过 50 个字"},
-		{"very long latin", "q=" + strings.Repeat("a", 10000), 400, "检索词不能超过 50 个字"},
-		{"invalid UTF-8", "q=%FF%FE%FD", 400, "无法识别的字符"},
-		{"half a character", "q=%E7%A4", 400, "无法识别的字符"},
-		{"only punctuation", "q=" + q("%%%！？"), 400, "没有可以检索的文字"},
+		{"very long", "q=" + q(strings.Repeat("社保", 500)), 422, "检索词不能超过 50 个字"},
+		{"very long latin", "q=" + strings.Repeat("a", 10000), 422, "检索词不能超过 50 个字"},
+		{"invalid UTF-8", "q=%FF%FE%FD", 422, "无法识别的字符"},
+		{"half a character", "q=%E7%A4", 422, "无法识别的字符"},
+		{"only punctuation", "q=" + q("%%%！？"), 422, "没有可以检索的文字"},
 		{"SQL", "q=" + q("' OR 1=1; DROP TABLE service_items; --"), 200, "相关的事项"},
 		{"FTS syntax", "q=" + q(`"社保 NEAR( * ^ {name_grams}:`), 200, "相关的事项"},
 		{"HTML", "q=" + q(`<script>alert(1)</script>`), 200, "&lt;script&gt;alert(1)&lt;/script&gt;"},
-		{"bad page", "page=abc", 400, "页码应为大于 0 的整数"},
-		{"negative page", "page=-3", 400, "页码应为大于 0 的整数"},
-		{"huge page", "page=99999999999999999999", 400, "页码"},
-		{"unknown theme", "theme=" + q("<b>x</b>"), 400, "没有找到这个主题分类"},
-		{"unknown department", "department=nope", 400, "没有找到这个部门"},
-		{"unknown audience", "audience=alien", 400, "服务对象只能选择"},
-		{"bad escapes", "q=%zz%", 200, "办事指南"},
+		{"bad page", "page=abc", 422, "页码应为大于 0 的整数"},
+		{"negative page", "page=-3", 422, "页码应为大于 0 的整数"},
+		{"huge page", "page=99999999999999999999", 422, "页码"},
+		{"unknown theme", "theme=" + q("<b>x</b>"), 422, "没有找到这个主题分类"},
+		{"unknown department", "department=nope", 422, "没有找到这个部门"},
+		{"unknown audience", "audience=alien", 422, "服务对象只能选择"},
+		{"bad escapes", "q=%zz%", 200, "共 <strong>68</strong> 项"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestHostileQueryStrings(t *testing.T) {
 			if strings.Contains(body, "<script>alert") || strings.Contains(body, "<b>x</b>") {
 				t.Fatal("user input reached the page unescaped")
 			}
-			if tt.status == 400 && !strings.HasPrefix(tt.rawQuery, "page=") && !strings.Contains(body, `aria-invalid="true"`) {
+			if tt.status == 422 && !strings.HasPrefix(tt.rawQuery, "page=") && !strings.Contains(body, `aria-invalid="true"`) {
 				t.Fatal("the field in error is not marked for screen readers")
 			}
 		})
@@ -211,8 +211,11 @@ func TestHostileQueryStrings(t *testing.T) {
 
 func TestInvalidInputIsKeptInTheForm(t *testing.T) {
 	app := newTestApp(t)
-	_, body := app.get(t, "/services?q="+q("社保")+"&page=abc&audience=person")
-	for _, w := range []string{`value="社保"`, `<option value="person" selected`, "页码应为大于 0 的整数"} {
+	res, body := app.get(t, "/services?q="+q("社保")+"&page=abc&audience=person")
+	if res.StatusCode != 422 {
+		t.Fatalf("status %d, want 422", res.StatusCode)
+	}
+	for _, w := range []string{`value="社保"`, `<option value="person" selected`, "页码应为大于 0 的整数", "找到与“社保”相关的事项"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("re-rendered form lacks %q", w)
 		}

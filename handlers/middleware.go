@@ -35,7 +35,16 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requestLogger logs one structured line per request, with its request ID.
+// warningKey holds a problem that did not stop the request, for the request
+// log to report.
+const warningKey = "portal.warning"
+
+// noteWarning records a problem that did not stop the request; handlers do
+// not log, the request logger does.
+func noteWarning(c echo.Context, err error) { c.Set(warningKey, err) }
+
+// requestLogger logs one structured line per request, with its request ID;
+// server errors are logged in detail by the error handler.
 func (h *Handler) requestLogger() echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus:    true,
@@ -44,19 +53,24 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 		LogLatency:   true,
 		LogRequestID: true,
 		LogRemoteIP:  true,
-		HandleError:  true,
+		// The error handler picks the status; let it run before logging so
+		// that the log shows the status the user got.
+		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			level := slog.LevelInfo
-			if v.Status >= 500 {
-				level = slog.LevelError
-			}
-			h.logger.LogAttrs(c.Request().Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", v.RequestID),
 				slog.String("method", v.Method),
 				slog.String("path", v.URIPath),
 				slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency.Round(time.Microsecond)),
-				slog.String("remote_ip", v.RemoteIP))
+				slog.String("remote_ip", v.RemoteIP),
+			}
+			level := slog.LevelInfo
+			if warning, ok := c.Get(warningKey).(error); ok {
+				level = slog.LevelWarn
+				attrs = append(attrs, slog.Any("warning", warning))
+			}
+			h.logger.LogAttrs(c.Request().Context(), level, "request", attrs...)
 			return nil
 		},
 	})

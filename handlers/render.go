@@ -33,11 +33,15 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 	case strings.HasPrefix(path, "/counters"):
 		section = "counters"
 	}
+	base := h.baseURL
+	if base == "" {
+		base = c.Scheme() + "://" + c.Request().Host
+	}
 	return views.Page{
 		Title:     title,
 		Path:      path,
 		Section:   section,
-		URL:       c.Scheme() + "://" + c.Request().Host + path,
+		URL:       base + path,
 		Flash:     h.popFlash(c),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 		Assets: views.Assets{

@@ -16,5 +16,3 @@ func displayable(s string) string {
 	}
 	return s
 }
-
-func isValidUTF8(s string) bool { return utf8.ValidString(s) }

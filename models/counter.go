@@ -23,7 +23,7 @@ type Counter struct {
 	// 工作日中午不断岗 or 周六上午不打烊.
 	ExtendedHours string        `gorm:"size:200;not null;default:''"`
 	StaffPost     string        `gorm:"size:100;not null;default:''"`
-	Enabled       bool          `gorm:"not null;default:true"`
+	Enabled       bool          `gorm:"not null"`
 	ServiceItems  []ServiceItem `gorm:"many2many:counter_service_items"`
 	CreatedAt     time.Time
 	UpdatedAt     time.Time

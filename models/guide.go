@@ -88,8 +88,10 @@ type ServiceItem struct {
 	Counters      []Counter  `gorm:"many2many:counter_service_items"`
 	PlaceNote     string     `gorm:"size:500;not null;default:''"`
 	HoursNote     string     `gorm:"size:500;not null;default:''"`
-	// Visits is 到办事现场次数: 0 means 全程网办, 1 means 最多跑一次.
-	Visits         int    `gorm:"not null;default:1"`
+	// Visits is 到办事现场次数: 0 means 全程网办, 1 means 最多跑一次. Fields
+	// whose zero value means something carry no gorm default: gorm leaves
+	// zero values out of an INSERT when a column has one.
+	Visits         int    `gorm:"not null"`
 	Online         bool   `gorm:"not null;default:false"`
 	OnlineURL      string `gorm:"size:300;not null;default:''"`
 	Appointment    bool   `gorm:"not null;default:false"`
@@ -101,7 +103,7 @@ type ServiceItem struct {
 	PromiseApplicable bool   `gorm:"not null;default:false"`
 	PromiseNote       string `gorm:"size:500;not null;default:''"`
 	FAQs              []FAQ  `gorm:"constraint:OnDelete:CASCADE"`
-	Published         bool   `gorm:"not null;default:true;index:idx_service_items_cover,priority:2"`
+	Published         bool   `gorm:"not null;index:idx_service_items_cover,priority:2"`
 	// RepealedAt marks an item that was repealed (已废止); its guide stays
 	// readable and says so.
 	RepealedAt *time.Time
@@ -217,12 +219,13 @@ func (s *Store) RecordGuideView(ctx context.Context, id uint) error {
 	return nil
 }
 
-// FindPopularGuides returns the n most viewed published service items.
+// FindPopularGuides returns the n most viewed published service items that
+// are still in force.
 func (s *Store) FindPopularGuides(ctx context.Context, n int) ([]ServiceItem, error) {
 	var items []ServiceItem
 	err := s.db.WithContext(ctx).
 		Preload("Department").
-		Where("published = ?", true).
+		Where("published = ? AND repealed_at IS NULL", true).
 		Order("view_count DESC, id").
 		Limit(n).
 		Find(&items).Error

@@ -131,9 +131,7 @@ func parseQuery(raw string) ([]searchTerm, error) {
 	if utf8.RuneCountInString(raw) > MaxQueryRunes {
 		return nil, &ValidationError{Fields: map[string]string{"q": fmt.Sprintf("检索词不能超过 %d 个字，请精简后重试。", MaxQueryRunes)}}
 	}
-	words := strings.FieldsFunc(strings.ToLower(raw), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
+	words := splitWords(strings.ToLower(raw))
 	if len(words) == 0 {
 		if raw == "" {
 			return nil, nil
@@ -169,6 +167,31 @@ func parseQuery(raw string) ([]searchTerm, error) {
 		})
 	}
 	return terms, nil
+}
+
+// splitWords splits a query into words at anything that is not a letter or
+// digit, and where Chinese meets other scripts: in 2号 or a社 each part is a
+// word, so that a single Chinese character is still searched.
+func splitWords(q string) []string {
+	var words []string
+	var cur []rune
+	han := false
+	for _, r := range q {
+		isWord := unicode.IsLetter(r) || unicode.IsDigit(r)
+		isHan := unicode.Is(unicode.Han, r)
+		if len(cur) > 0 && (!isWord || isHan != han) {
+			words = append(words, string(cur))
+			cur = cur[:0]
+		}
+		if isWord {
+			cur = append(cur, r)
+			han = isHan
+		}
+	}
+	if len(cur) > 0 {
+		words = append(words, string(cur))
+	}
+	return words
 }
 
 // termExpr is the FTS5 expression for one word: the phrase of its bigrams in
@@ -271,32 +294,41 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 	}
 	db := s.db.WithContext(ctx)
 	sel := selection{audience: f.Audience}
+	var themes []Theme
+	if err := db.Order("sort, id").Find(&themes).Error; err != nil {
+		return nil, fmt.Errorf("find guides: %w", err)
+	}
+	var depts []Department
+	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
+		return nil, fmt.Errorf("find guides: %w", err)
+	}
 	if f.Theme != "" {
-		var th Theme
-		if err := db.Where("slug = ?", f.Theme).First(&th).Error; err != nil {
-			if mapError(err) == ErrNotFound {
-				return nil, &ValidationError{Fields: map[string]string{"theme": "没有找到这个主题分类，请从列表中选择。"}}
+		for i := range themes {
+			if themes[i].Slug == f.Theme {
+				res.Theme, sel.themeID = &themes[i], themes[i].ID
 			}
-			return nil, fmt.Errorf("find guides: %w", err)
 		}
-		res.Theme, sel.themeID = &th, th.ID
+		if res.Theme == nil {
+			return nil, &ValidationError{Fields: map[string]string{"theme": "没有找到这个主题分类，请从列表中选择。"}}
+		}
 	}
 	if f.Department != "" {
-		var d Department
-		if err := db.Where("slug = ?", f.Department).First(&d).Error; err != nil {
-			if mapError(err) == ErrNotFound {
-				return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
+		for i := range depts {
+			if depts[i].Slug == f.Department {
+				res.Department, sel.departmentID = &depts[i], depts[i].ID
 			}
-			return nil, fmt.Errorf("find guides: %w", err)
 		}
-		res.Department, sel.departmentID = &d, d.ID
+		if res.Department == nil {
+			return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
+		}
 	}
+	count := func() error { return countAndFacet(db, sel, res, themes, depts) }
 	for _, t := range terms {
 		res.Terms = append(res.Terms, t.word)
 	}
 	if len(terms) > 0 {
-		sel.match, sel.nameMatch = matchAll(terms)
-		if err := s.countAndFacet(db, sel, res); err != nil {
+		sel.match, sel.nameMatch = joinExprs(terms, " AND ")
+		if err := count(); err != nil {
 			return nil, err
 		}
 		if res.Total == 0 {
@@ -304,20 +336,20 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 				return nil, err
 			} else if ok {
 				terms = loose
-				sel.match, sel.nameMatch = matchAll(terms)
-				if err := s.countAndFacet(db, sel, res); err != nil {
+				sel.match, sel.nameMatch = joinExprs(terms, " AND ")
+				if err := count(); err != nil {
 					return nil, err
 				}
 			}
 		}
 		if res.Total == 0 && len(terms) > 1 {
-			sel.match, sel.nameMatch = matchAny(terms)
+			sel.match, sel.nameMatch = joinExprs(terms, " OR ")
 			res.Broadened = true
-			if err := s.countAndFacet(db, sel, res); err != nil {
+			if err := count(); err != nil {
 				return nil, err
 			}
 		}
-	} else if err := s.countAndFacet(db, sel, res); err != nil {
+	} else if err := count(); err != nil {
 		return nil, err
 	}
 	if res.Total == 0 || (res.Page-1)*res.PerPage >= res.Total {
@@ -382,9 +414,9 @@ func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, err
 		all := "(" + strings.Join(quoted, " AND ") + ")"
 		out = append(out, searchTerm{
 			word:      t.word,
-			expr:      "({name_grams body_grams} : " + all + ")",
-			nameExpr:  "(name_grams : " + all + ")",
-			highlight: known,
+			expr:      "(" + t.expr + " OR {name_grams body_grams} : " + all + ")",
+			nameExpr:  "(" + t.nameExpr + " OR name_grams : " + all + ")",
+			highlight: append(known, t.highlight...),
 		})
 		changed = true
 	}
@@ -400,12 +432,21 @@ func isHanWord(w string) bool {
 	return true
 }
 
-// matchAll and matchAny combine the terms' expressions; the second result
-// matches the same in names only.
-func matchAll(terms []searchTerm) (anywhere, inName string) { return joinExprs(terms, " AND ") }
+// asciiLower lower-cases ASCII letters only, so that byte offsets in the
+// result are offsets in the input (full Unicode case mapping can change a
+// character's length).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
 
-func matchAny(terms []searchTerm) (anywhere, inName string) { return joinExprs(terms, " OR ") }
-
+// joinExprs combines the terms' expressions with AND or OR; the second
+// result matches the same in names only.
 func joinExprs(terms []searchTerm, op string) (anywhere, inName string) {
 	parts := make([]string, len(terms))
 	names := make([]string, len(terms))
@@ -471,7 +512,7 @@ func (sel selection) ranked(db *gorm.DB) *gorm.DB {
 // of its values would give with the other filters kept. One grouped query
 // over the matches serves all the counts: the FTS match, the costly part,
 // runs once.
-func (s *Store) countAndFacet(db *gorm.DB, sel selection, res *GuideResult) error {
+func countAndFacet(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) error {
 	var groups []struct {
 		Audience     Audience
 		ThemeID      uint
@@ -486,15 +527,6 @@ func (s *Store) countAndFacet(db *gorm.DB, sel selection, res *GuideResult) erro
 	if err != nil {
 		return fmt.Errorf("count guides: %w", err)
 	}
-	var themes []Theme
-	if err := db.Order("sort, id").Find(&themes).Error; err != nil {
-		return fmt.Errorf("count guides: %w", err)
-	}
-	var depts []Department
-	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
-		return fmt.Errorf("count guides: %w", err)
-	}
-
 	audienceOK := func(a Audience, want Audience) bool { return want == "" || a == want || a == AudienceBoth }
 	themeOK := func(id uint) bool { return sel.themeID == 0 || id == sel.themeID }
 	deptOK := func(id uint) bool { return sel.departmentID == 0 || id == sel.departmentID }
@@ -546,15 +578,11 @@ func Highlight(text string, words []string) []TextPart {
 	if text == "" {
 		return nil
 	}
-	lower := strings.ToLower(text)
-	if len(lower) != len(text) {
-		// Lower-casing changed byte offsets; match on the text as it is.
-		lower = text
-	}
+	lower := asciiLower(text)
 	type span struct{ from, to int }
 	var spans []span
 	for _, w := range words {
-		if w == "" {
+		if w = asciiLower(w); w == "" {
 			continue
 		}
 		for i := 0; i < len(lower); {

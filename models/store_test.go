@@ -230,3 +230,23 @@ func TestListCounters(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroValuesSurviveASave(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	var online int64
+	if err := s.db.Model(&ServiceItem{}).Where("visits = 0").Count(&online).Error; err != nil {
+		t.Fatal(err)
+	}
+	if online == 0 {
+		t.Fatal("no item is stored as 全程网办 (visits 0), though the demo data has many")
+	}
+	hidden := ServiceItem{Code: "HIDDEN-1", Name: "未发布事项", Type: "其他", Audience: AudiencePerson,
+		ThemeID: 1, DepartmentID: 1, Published: false}
+	if err := s.db.Create(&hidden).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindGuideByCode(ctx, "HIDDEN-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an unpublished item is public: %v", err)
+	}
+}

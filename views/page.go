@@ -112,13 +112,17 @@ func date(t time.Time) string {
 }
 
 // pageWindow returns the page numbers to show around the current page, with
-// 0 standing for an ellipsis.
+// 0 standing for an ellipsis; an ellipsis never hides a single page.
 func pageWindow(current, last int) []int {
+	show := func(n int) bool {
+		return n == 1 || n == last || (n >= current-2 && n <= current+2)
+	}
 	var out []int
 	for n := 1; n <= last; n++ {
-		if n == 1 || n == last || (n >= current-2 && n <= current+2) {
+		switch {
+		case show(n) || (show(n-1) && show(n+1)):
 			out = append(out, n)
-		} else if len(out) > 0 && out[len(out)-1] != 0 {
+		case out[len(out)-1] != 0:
 			out = append(out, 0)
 		}
 	}

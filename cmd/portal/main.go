@@ -55,6 +55,7 @@ type config struct {
 	logLevel        string
 	sessionKey      string
 	secureCookies   bool
+	baseURL         string
 	shutdownTimeout time.Duration
 }
 
@@ -85,6 +86,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.BoolVar(&cfg.demo, "demo", envBool("PORTAL_DEMO"), "load the demo data set at start if missing (PORTAL_DEMO)")
 		fs.StringVar(&cfg.sessionKey, "session-key", getenv("PORTAL_SESSION_KEY"),
 			"base64 key of at least 32 bytes that signs cookies; random per start if empty (PORTAL_SESSION_KEY)")
+		fs.StringVar(&cfg.baseURL, "base-url", getenv("PORTAL_BASE_URL"), "public address of the portal, printed on paper copies (PORTAL_BASE_URL)")
 		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
 		timeout, err := time.ParseDuration(env("PORTAL_SHUTDOWN_TIMEOUT", "15s"))
 		if err != nil {
@@ -191,7 +193,7 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" {
 		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL})
 	if err != nil {
 		return err
 	}
