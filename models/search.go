@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Limits on what a search may ask, so that a hostile query string costs
@@ -84,7 +83,7 @@ func (r *GuideResult) Pages() int {
 // searchSynonyms maps what residents type to the words guides use, so that
 // 社保 finds 社会保险 and 开饭店 finds 食品经营许可. It is read only.
 var searchSynonyms = map[string][]string{
-	"社保":  {"社会保险", "社会保障", "参保"},
+	"社保":  {"社会保险", "社会保障"},
 	"医保":  {"医疗保险", "医疗保障"},
 	"个税":  {"个人所得税"},
 	"养老金": {"养老保险待遇"},
@@ -322,13 +321,17 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 			return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
 		}
 	}
-	count := func() error { return countAndFacet(db, sel, res, themes, depts) }
 	for _, t := range terms {
 		res.Terms = append(res.Terms, t.word)
 	}
+	var ids []uint
+	run := func() (err error) {
+		ids, err = s.search(db, sel, res, themes, depts)
+		return err
+	}
 	if len(terms) > 0 {
 		sel.match, sel.nameMatch = joinExprs(terms, " AND ")
-		if err := count(); err != nil {
+		if err := run(); err != nil {
 			return nil, err
 		}
 		if res.Total == 0 {
@@ -337,7 +340,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 			} else if ok {
 				terms = loose
 				sel.match, sel.nameMatch = joinExprs(terms, " AND ")
-				if err := count(); err != nil {
+				if err := run(); err != nil {
 					return nil, err
 				}
 			}
@@ -345,21 +348,15 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 		if res.Total == 0 && len(terms) > 1 {
 			sel.match, sel.nameMatch = joinExprs(terms, " OR ")
 			res.Broadened = true
-			if err := count(); err != nil {
+			if err := run(); err != nil {
 				return nil, err
 			}
 		}
-	} else if err := count(); err != nil {
+	} else if err := run(); err != nil {
 		return nil, err
 	}
-	if res.Total == 0 || (res.Page-1)*res.PerPage >= res.Total {
+	if len(ids) == 0 {
 		return res, nil
-	}
-
-	var ids []uint
-	q := sel.ranked(db).Limit(res.PerPage).Offset((res.Page - 1) * res.PerPage)
-	if err := q.Pluck("si.id", &ids).Error; err != nil {
-		return nil, fmt.Errorf("find guides: %w", err)
 	}
 	var items []ServiceItem
 	if err := db.Preload("Department").Preload("Theme").Where("id IN ?", ids).Find(&items).Error; err != nil {
@@ -492,84 +489,168 @@ func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
 	return q
 }
 
-// ranked orders the selected items. With a query: items whose name has the
-// words first, then by bm25, then most viewed. bm25 alone cannot do it:
-// words like 身份证 stand in most guides' material lists, and for a word in
-// over half the documents FTS5 gives every match the same score.
-func (sel selection) ranked(db *gorm.DB) *gorm.DB {
-	q := sel.apply(db, "")
+// search fills in the counts of res for sel and returns the ids of the
+// requested page, best first.
+func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) ([]uint, error) {
+	t := newTally(sel)
 	if sel.match == "" {
-		return q.Order("si.view_count DESC, si.id")
+		return s.browse(db, sel, res, t, themes, depts)
 	}
-	return q.Order(clause.OrderBy{Expression: clause.Expr{
-		SQL: "CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END, " +
-			"bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id",
-		Vars: []any{sel.nameMatch},
-	}})
+	// One pass over the matches gives every count and the ranking: the FTS
+	// match, the costly part, runs once. Items whose name has the words
+	// come first, then bm25, then the most viewed. bm25 alone cannot order
+	// them: a word in over half the matches scores the same everywhere.
+	rows, err := (selection{match: sel.match}).apply(db, "").
+		Select("si.id, si.audience, si.theme_id, si.department_id, si.view_count, "+
+			"bm25(service_item_search, 10.0, 2.0, 1.0), "+
+			"CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END",
+			sel.nameMatch).
+		Rows()
+	if err != nil {
+		return nil, fmt.Errorf("search guides: %w", err)
+	}
+	defer rows.Close()
+	type hit struct {
+		id    uint
+		views int64
+		score float64
+		tier  int
+	}
+	var hits []hit
+	for rows.Next() {
+		var h hit
+		var g group
+		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier); err != nil {
+			return nil, fmt.Errorf("search guides: %w", err)
+		}
+		g.N = 1
+		if t.add(g) {
+			hits = append(hits, h)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search guides: %w", err)
+	}
+	t.fill(res, themes, depts)
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := hits[i], hits[j]
+		switch {
+		case a.tier != b.tier:
+			return a.tier < b.tier
+		case a.score != b.score:
+			return a.score < b.score
+		case a.views != b.views:
+			return a.views > b.views
+		}
+		return a.id < b.id
+	})
+	from := (res.Page - 1) * res.PerPage
+	if from >= len(hits) {
+		return nil, nil
+	}
+	ids := make([]uint, 0, res.PerPage)
+	for _, h := range hits[from:min(from+res.PerPage, len(hits))] {
+		ids = append(ids, h.id)
+	}
+	return ids, nil
 }
 
-// countAndFacet counts the selected items and, for each filter, what each
-// of its values would give with the other filters kept. One grouped query
-// over the matches serves all the counts: the FTS match, the costly part,
-// runs once.
-func countAndFacet(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) error {
-	var groups []struct {
-		Audience     Audience
-		ThemeID      uint
-		DepartmentID uint
-		N            int
-	}
-	all := selection{match: sel.match}
-	err := all.apply(db, "").
+// browse counts and pages the catalogue without a search: counts grouped
+// over the covering index, the page in order of views.
+func (s *Store) browse(db *gorm.DB, sel selection, res *GuideResult, t *tally, themes []Theme, depts []Department) ([]uint, error) {
+	var groups []group
+	err := (selection{}).apply(db, "").
 		Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
 		Group("si.audience, si.theme_id, si.department_id").
 		Scan(&groups).Error
 	if err != nil {
-		return fmt.Errorf("count guides: %w", err)
+		return nil, fmt.Errorf("count guides: %w", err)
 	}
-	audienceOK := func(a Audience, want Audience) bool { return want == "" || a == want || a == AudienceBoth }
-	themeOK := func(id uint) bool { return sel.themeID == 0 || id == sel.themeID }
-	deptOK := func(id uint) bool { return sel.departmentID == 0 || id == sel.departmentID }
-	var person, company int
-	byTheme := map[uint]int{}
-	byDept := map[uint]int{}
-	res.Total = 0
 	for _, g := range groups {
-		if audienceOK(g.Audience, sel.audience) && themeOK(g.ThemeID) && deptOK(g.DepartmentID) {
-			res.Total += g.N
+		t.add(g)
+	}
+	t.fill(res, themes, depts)
+	if (res.Page-1)*res.PerPage >= res.Total {
+		return nil, nil
+	}
+	var ids []uint
+	err = sel.apply(db, "").Order("si.view_count DESC, si.id").
+		Limit(res.PerPage).Offset((res.Page-1)*res.PerPage).Pluck("si.id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("find guides: %w", err)
+	}
+	return ids, nil
+}
+
+// group is a number of items sharing audience, theme and department.
+type group struct {
+	Audience     Audience
+	ThemeID      uint
+	DepartmentID uint
+	N            int
+}
+
+// tally counts items for the listing and for each filter's values, with the
+// other filters kept: what choosing that value would give.
+type tally struct {
+	sel             selection
+	total           int
+	person, company int
+	byTheme         map[uint]int
+	byDept          map[uint]int
+}
+
+func newTally(sel selection) *tally {
+	return &tally{sel: sel, byTheme: map[uint]int{}, byDept: map[uint]int{}}
+}
+
+func audienceOK(a, want Audience) bool { return want == "" || a == want || a == AudienceBoth }
+
+// add counts a group and reports whether it passes every filter.
+func (t *tally) add(g group) bool {
+	aud := audienceOK(g.Audience, t.sel.audience)
+	theme := t.sel.themeID == 0 || g.ThemeID == t.sel.themeID
+	dept := t.sel.departmentID == 0 || g.DepartmentID == t.sel.departmentID
+	if theme && dept {
+		if audienceOK(g.Audience, AudiencePerson) {
+			t.person += g.N
 		}
-		if themeOK(g.ThemeID) && deptOK(g.DepartmentID) {
-			if audienceOK(g.Audience, AudiencePerson) {
-				person += g.N
-			}
-			if audienceOK(g.Audience, AudienceCompany) {
-				company += g.N
-			}
-		}
-		if audienceOK(g.Audience, sel.audience) && deptOK(g.DepartmentID) {
-			byTheme[g.ThemeID] += g.N
-		}
-		if audienceOK(g.Audience, sel.audience) && themeOK(g.ThemeID) {
-			byDept[g.DepartmentID] += g.N
+		if audienceOK(g.Audience, AudienceCompany) {
+			t.company += g.N
 		}
 	}
+	if aud && dept {
+		t.byTheme[g.ThemeID] += g.N
+	}
+	if aud && theme {
+		t.byDept[g.DepartmentID] += g.N
+	}
+	if aud && theme && dept {
+		t.total += g.N
+		return true
+	}
+	return false
+}
+
+// fill writes the counts into res, facets in display order.
+func (t *tally) fill(res *GuideResult, themes []Theme, depts []Department) {
+	res.Total = t.total
 	res.Audiences = []FacetCount{
-		{Key: string(AudiencePerson), Label: "个人办事", Count: person},
-		{Key: string(AudienceCompany), Label: "法人办事", Count: company},
+		{Key: string(AudiencePerson), Label: "个人办事", Count: t.person},
+		{Key: string(AudienceCompany), Label: "法人办事", Count: t.company},
 	}
 	res.Themes = res.Themes[:0]
-	for _, t := range themes {
-		if byTheme[t.ID] > 0 || t.ID == sel.themeID {
-			res.Themes = append(res.Themes, FacetCount{Key: t.Slug, Label: t.Name, Count: byTheme[t.ID]})
+	for _, th := range themes {
+		if t.byTheme[th.ID] > 0 || th.ID == t.sel.themeID {
+			res.Themes = append(res.Themes, FacetCount{Key: th.Slug, Label: th.Name, Count: t.byTheme[th.ID]})
 		}
 	}
 	res.Departments = res.Departments[:0]
 	for _, d := range depts {
-		if byDept[d.ID] > 0 || d.ID == sel.departmentID {
-			res.Departments = append(res.Departments, FacetCount{Key: d.Slug, Label: d.Name, Count: byDept[d.ID]})
+		if t.byDept[d.ID] > 0 || d.ID == t.sel.departmentID {
+			res.Departments = append(res.Departments, FacetCount{Key: d.Slug, Label: d.Name, Count: t.byDept[d.ID]})
 		}
 	}
-	return nil
 }
 
 // Highlight splits text into parts, marking every occurrence of any of the

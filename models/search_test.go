@@ -211,7 +211,7 @@ func TestSearchUsesTheIndex(t *testing.T) {
 	sel.match, sel.nameMatch = joinExprs(terms, " AND ")
 	sql := s.db.ToSQL(func(tx *gorm.DB) *gorm.DB {
 		var ids []uint
-		return sel.ranked(tx).Limit(15).Pluck("si.id", &ids)
+		return sel.apply(tx, "").Pluck("si.id", &ids)
 	})
 	var plan []struct {
 		Detail string
