@@ -83,7 +83,7 @@ func TestPublicPages(t *testing.T) {
 		want         []string
 		notWant      []string
 	}{
-		{"home", "/", 200, []string{"搜索办事事项", "个人办事", "法人办事", "热门事项", "按部门查找", "清河区人力资源和社会保障局", "/services?audience=person&amp;theme=hunyin"}, nil},
+		{"home", "/", 200, []string{"搜索办事事项", "个人办事", "法人办事", "热门事项", "部门责任清单", "我要办", "清河区人力资源和社会保障局", "/services?audience=person&amp;theme=hunyin"}, nil},
 		{"catalogue", "/services", 200, []string{"办事指南", "共 <strong>68</strong> 项", "服务对象", "下一页"}, nil},
 		{"person", "/services?audience=person", 200, []string{"个人办事", "居民身份证换领"}, []string{"食品经营许可"}},
 		{"company", "/services?audience=company", 200, []string{"法人办事", "食品经营许可"}, []string{"居民身份证换领"}},

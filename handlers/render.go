@@ -32,16 +32,16 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 		section = "services"
 	case strings.HasPrefix(path, "/counters"):
 		section = "counters"
-	}
-	base := h.baseURL
-	if base == "" {
-		base = c.Scheme() + "://" + c.Request().Host
+	case strings.HasPrefix(path, "/departments"):
+		section = "departments"
+	case strings.HasPrefix(path, "/guide"):
+		section = "guide"
 	}
 	return views.Page{
 		Title:     title,
 		Path:      path,
 		Section:   section,
-		URL:       base + path,
+		URL:       h.absoluteURL(c, path),
 		Flash:     h.popFlash(c),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 		Assets: views.Assets{
@@ -49,6 +49,16 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 			Favicon: h.assets.URL("img/emblem.svg"),
 		},
 	}
+}
+
+// absoluteURL is the public address of a path: under the configured base
+// URL, or else the address the request came to.
+func (h *Handler) absoluteURL(c echo.Context, path string) string {
+	base := h.baseURL
+	if base == "" {
+		base = c.Scheme() + "://" + c.Request().Host
+	}
+	return base + path
 }
 
 // setFlash keeps a one-time message for the next page the user sees, after

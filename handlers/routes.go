@@ -32,6 +32,10 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/", h.handleHome)
 	get("/services", h.handleGuideIndex)
 	get("/services/:code", h.handleGuideShow)
+	get("/guide", h.handleRightDoor)
+	get("/departments", h.handleDepartmentIndex)
+	get("/departments/:slug", h.handleBoardShow)
+	get("/departments/:slug/print", h.handleBoardPrint)
 	get("/counters", h.handleCounterIndex)
 	get("/counters/:code", h.handleCounterShow)
 

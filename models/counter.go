@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Counter is a service window (窗口) in a hall. Its Code is printed on the
@@ -71,23 +73,38 @@ type CounterSummary struct {
 // ListCounters returns every enabled counter with its department, in the
 // order a visitor walks the halls: by floor, hall and code.
 func (s *Store) ListCounters(ctx context.Context) ([]CounterSummary, error) {
+	out, err := s.listCounters(s.db.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list counters: %w", err)
+	}
+	return out, nil
+}
+
+// listCounters lists the enabled counters that q selects, with their
+// departments and counts of published items, in walking order.
+func (s *Store) listCounters(q *gorm.DB) ([]CounterSummary, error) {
 	var counters []Counter
-	err := s.db.WithContext(ctx).Preload("Department").
+	err := q.Preload("Department").
 		Where("enabled = ?", true).
 		Order("floor, hall, code").
 		Find(&counters).Error
 	if err != nil {
-		return nil, fmt.Errorf("list counters: %w", mapError(err))
+		return nil, mapError(err)
+	}
+	ids := make([]uint, len(counters))
+	for i, c := range counters {
+		ids[i] = c.ID
 	}
 	var counts []struct {
 		CounterID uint
 		N         int
 	}
-	err = s.db.WithContext(ctx).Table("counter_service_items AS l").
+	err = s.db.WithContext(q.Statement.Context).Table("counter_service_items AS l").
 		Joins("JOIN service_items si ON si.id = l.service_item_id AND si.published = ?", true).
+		Where("l.counter_id IN ?", ids).
 		Select("l.counter_id, COUNT(*) AS n").Group("l.counter_id").Scan(&counts).Error
 	if err != nil {
-		return nil, fmt.Errorf("list counters: %w", mapError(err))
+		return nil, mapError(err)
 	}
 	byID := make(map[uint]int, len(counts))
 	for _, c := range counts {

@@ -46,6 +46,9 @@ func migrations() []migration {
 			// matching of compound words.
 			return tx.Exec(`CREATE VIRTUAL TABLE service_item_search_vocab USING fts5vocab(service_item_search, 'row')`).Error
 		}},
+		{3, "responsibility boards: sections, entries, boundaries and their version history", func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&DutySection{}, &DutyEntry{}, &DutyBoundary{}, &BoardVersion{})
+		}},
 	}
 }
 

@@ -24,6 +24,32 @@ type demoData struct {
 	Departments []demoDepartment `json:"departments"`
 	Counters    []demoCounter    `json:"counters"`
 	Items       []demoItem       `json:"items"`
+	Boards      []demoBoard      `json:"boards"`
+}
+
+type demoBoard struct {
+	Department string `json:"department"`
+	Updated    string `json:"updated"`
+	Sections   []struct {
+		Title   string `json:"title"`
+		Entries []struct {
+			Duty           string   `json:"duty"`
+			Tasks          []string `json:"tasks"`
+			Basis          []string `json:"basis"`
+			Accountability []string `json:"accountability"`
+			Office         string   `json:"office"`
+			Person         string   `json:"person"`
+			Post           string   `json:"post"`
+			Phone          string   `json:"phone"`
+		} `json:"entries"`
+	} `json:"sections"`
+	Boundaries []struct {
+		Matter          string `json:"matter"`
+		Own             string `json:"own"`
+		OtherDepartment string `json:"other_department"`
+		Other           string `json:"other"`
+		Basis           string `json:"basis"`
+	} `json:"boundaries"`
 }
 
 type demoTheme struct {
@@ -121,11 +147,13 @@ type demoItem struct {
 
 // SeedReport counts what LoadDemoData added.
 type SeedReport struct {
-	Themes, Departments, Counters, ServiceItems int
+	Themes, Departments, Counters, ServiceItems, Boards int
 }
 
 // Added is the number of records added in all.
-func (r SeedReport) Added() int { return r.Themes + r.Departments + r.Counters + r.ServiceItems }
+func (r SeedReport) Added() int {
+	return r.Themes + r.Departments + r.Counters + r.ServiceItems + r.Boards
+}
 
 func readDemoData() (*demoData, error) {
 	names, err := fs.Glob(demoFiles, "demodata/*.json")
@@ -149,6 +177,7 @@ func readDemoData() (*demoData, error) {
 		all.Departments = append(all.Departments, part.Departments...)
 		all.Counters = append(all.Counters, part.Counters...)
 		all.Items = append(all.Items, part.Items...)
+		all.Boards = append(all.Boards, part.Boards...)
 	}
 	return &all, nil
 }
@@ -212,6 +241,24 @@ func (s *Store) LoadDemoData(ctx context.Context) (SeedReport, error) {
 				return fmt.Errorf("service item %s: %w", d.Code, err)
 			}
 			rep.ServiceItems++
+		}
+		for i := range data.Boards {
+			b := &data.Boards[i]
+			dep, ok := depts[b.Department]
+			if !ok {
+				return fmt.Errorf("board: unknown department %q", b.Department)
+			}
+			var n int64
+			if err := tx.Model(&DutySection{}).Where("department_id = ?", dep.ID).Count(&n).Error; err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			if err := createDemoBoard(tx, b, dep, depts); err != nil {
+				return fmt.Errorf("board %s: %w", b.Department, err)
+			}
+			rep.Boards++
 		}
 		return nil
 	})
@@ -284,4 +331,46 @@ func createDemoItem(tx *gorm.DB, d *demoItem, themes map[string]*Theme, depts ma
 		return err
 	}
 	return indexGuide(tx, &it, th.Name, dep)
+}
+
+// demoAuthor signs the first version of each demo board.
+const demoAuthor = "系统初始化"
+
+func createDemoBoard(tx *gorm.DB, b *demoBoard, dep *Department, depts map[string]*Department) error {
+	published, err := time.ParseInLocation("2006-01-02", b.Updated, time.UTC)
+	if err != nil {
+		return fmt.Errorf("updated: %w", err)
+	}
+	entries := 0
+	for i, sec := range b.Sections {
+		ds := DutySection{DepartmentID: dep.ID, Sort: i + 1, Title: sec.Title}
+		for j, e := range sec.Entries {
+			ds.Entries = append(ds.Entries, DutyEntry{Sort: j + 1, Duty: e.Duty,
+				Tasks: strings.Join(e.Tasks, "\n"), Basis: strings.Join(e.Basis, "\n"),
+				Accountability: strings.Join(e.Accountability, "\n"),
+				Office:         e.Office, PersonName: e.Person, PersonPost: e.Post, Phone: e.Phone})
+		}
+		entries += len(ds.Entries)
+		if err := tx.Create(&ds).Error; err != nil {
+			return err
+		}
+	}
+	for i, bd := range b.Boundaries {
+		other, ok := depts[bd.OtherDepartment]
+		if !ok {
+			return fmt.Errorf("boundary %q: unknown department %q", bd.Matter, bd.OtherDepartment)
+		}
+		row := DutyBoundary{DepartmentID: dep.ID, Sort: i + 1, Matter: bd.Matter, Own: bd.Own,
+			OtherDepartmentID: other.ID, Other: bd.Other, Basis: bd.Basis}
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+	}
+	v := BoardVersion{DepartmentID: dep.ID, Number: 1, CreatedAt: published, Author: demoAuthor,
+		Summary: fmt.Sprintf("发布责任清单，共 %d 个部分、%d 项责任事项、%d 项职责边界", len(b.Sections), entries, len(b.Boundaries)),
+		Changes: "[]"}
+	if err := tx.Create(&v).Error; err != nil {
+		return err
+	}
+	return tx.Model(&Department{}).Where("id = ?", dep.ID).Update("updated_at", published).Error
 }

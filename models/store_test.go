@@ -89,7 +89,7 @@ func TestDemoDataIsCompleteAndLoadsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Departments < 8 || first.ServiceItems < 60 || first.Counters < 20 {
+	if first.Departments < 8 || first.ServiceItems < 60 || first.Counters < 20 || first.Boards != first.Departments {
 		t.Fatalf("demo data has %d departments, %d service items, %d counters; want ≥8, ≥60, ≥20",
 			first.Departments, first.ServiceItems, first.Counters)
 	}
@@ -132,6 +132,7 @@ func snapshot(t *testing.T, s *Store) string {
 	t.Helper()
 	var row struct {
 		Items, Materials, Steps, Fees, FAQs, Links, Indexed, Counters, Departments, Themes int
+		Entries, Boundaries, Versions                                                      int
 		Updated                                                                            string
 	}
 	err := s.db.Raw(`SELECT
@@ -139,7 +140,8 @@ func snapshot(t *testing.T, s *Store) string {
 		(SELECT COUNT(*) FROM steps) AS steps, (SELECT COUNT(*) FROM fees) AS fees, (SELECT COUNT(*) FROM faqs) AS faqs,
 		(SELECT COUNT(*) FROM counter_service_items) AS links, (SELECT COUNT(*) FROM service_item_search) AS indexed,
 		(SELECT COUNT(*) FROM counters) AS counters, (SELECT COUNT(*) FROM departments) AS departments,
-		(SELECT COUNT(*) FROM themes) AS themes,
+		(SELECT COUNT(*) FROM themes) AS themes, (SELECT COUNT(*) FROM duty_entries) AS entries,
+		(SELECT COUNT(*) FROM duty_boundaries) AS boundaries, (SELECT COUNT(*) FROM board_versions) AS versions,
 		(SELECT MAX(updated_at) || '/' || SUM(view_count) FROM service_items) AS updated`).Scan(&row).Error
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,8 @@ func (f CatalogFilter) Active() bool {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+func queryEscape(s string) string { return url.QueryEscape(s) }
+
 func i64toa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // date renders a date as government pages write it.

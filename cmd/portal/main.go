@@ -171,8 +171,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "demo data: added %d themes, %d departments, %d counters, %d service items\n",
-			rep.Themes, rep.Departments, rep.Counters, rep.ServiceItems)
+		fmt.Fprintf(stdout, "demo data: added %d themes, %d departments, %d counters, %d service items, %d boards\n",
+			rep.Themes, rep.Departments, rep.Counters, rep.ServiceItems, rep.Boards)
 		return nil
 	}
 	if cfg.demo {

@@ -28,7 +28,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 2 migrations") {
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 3 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
@@ -37,10 +37,10 @@ func TestCommands(t *testing.T) {
 	if out := runOK("seed", "-db", db); !strings.Contains(out, "68 service items") {
 		t.Fatalf("first seed: %q", out)
 	}
-	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items") {
+	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items, 0 boards") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 2") {
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 3") {
 		t.Fatalf("version: %q", out)
 	}
 	var out, errs bytes.Buffer

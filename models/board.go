@@ -1,0 +1,342 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// DutySection is one ordered section of a department's 责任清单, such as
+// 行政许可类 or 公共服务类.
+type DutySection struct {
+	ID           uint        `gorm:"primaryKey"`
+	DepartmentID uint        `gorm:"not null;index"`
+	Sort         int         `gorm:"not null"`
+	Title        string      `gorm:"size:100;not null"`
+	Entries      []DutyEntry `gorm:"constraint:OnDelete:CASCADE"`
+}
+
+// DutyEntry is one row of a 责任清单: a duty, how it is carried out, on what
+// basis, when staff are held accountable, and who answers for it.
+type DutyEntry struct {
+	ID            uint `gorm:"primaryKey"`
+	DutySectionID uint `gorm:"not null;index"`
+	Sort          int  `gorm:"not null"`
+	// Duty is the 职责事项 (主要职责).
+	Duty string `gorm:"size:300;not null"`
+	// Tasks (具体责任事项), Basis (依据) and Accountability (追责情形) hold
+	// one entry per line.
+	Tasks          string `gorm:"type:text;not null"`
+	Basis          string `gorm:"type:text;not null"`
+	Accountability string `gorm:"type:text;not null"`
+	// Office is the 承办科室.
+	Office     string `gorm:"size:100;not null"`
+	PersonName string `gorm:"size:40;not null"`
+	PersonPost string `gorm:"size:60;not null"`
+	Phone      string `gorm:"size:40;not null"`
+}
+
+// TaskList returns the 具体责任事项, one per step.
+func (e DutyEntry) TaskList() []string { return splitLines(e.Tasks) }
+
+// BasisList returns the 依据 entries.
+func (e DutyEntry) BasisList() []string { return splitLines(e.Basis) }
+
+// AccountabilityList returns the 追责情形 entries.
+func (e DutyEntry) AccountabilityList() []string { return splitLines(e.Accountability) }
+
+// DutyBoundary is a 职责边界 entry: a matter shared with another department,
+// saying which part each handles, so that residents go to the right door.
+type DutyBoundary struct {
+	ID                uint       `gorm:"primaryKey"`
+	DepartmentID      uint       `gorm:"not null;index"`
+	Sort              int        `gorm:"not null"`
+	Matter            string     `gorm:"size:200;not null"`
+	Own               string     `gorm:"type:text;not null"`
+	OtherDepartmentID uint       `gorm:"not null;index"`
+	OtherDepartment   Department `gorm:"constraint:OnDelete:RESTRICT"`
+	Other             string     `gorm:"type:text;not null"`
+	Basis             string     `gorm:"size:500;not null"`
+}
+
+// BoardVersion records one change to a department's board: who made it,
+// when, and what changed, field by field. Versions are only ever added.
+type BoardVersion struct {
+	ID           uint `gorm:"primaryKey"`
+	DepartmentID uint `gorm:"not null;uniqueIndex:idx_board_versions_number,priority:1"`
+	Number       int  `gorm:"not null;uniqueIndex:idx_board_versions_number,priority:2"`
+	CreatedAt    time.Time
+	Author       string `gorm:"size:100;not null"`
+	// Summary says in one sentence what changed, e.g. 修改责任事项“…”.
+	Summary string `gorm:"size:500;not null"`
+	// Changes is the JSON list of the fields changed, with the values before
+	// and after.
+	Changes string `gorm:"type:text;not null"`
+}
+
+// FieldChange is one changed field of a board entry.
+type FieldChange struct {
+	Field  string `json:"field"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+}
+
+// ChangeList decodes the version's field changes.
+func (v BoardVersion) ChangeList() []FieldChange {
+	var out []FieldChange
+	if json.Unmarshal([]byte(v.Changes), &out) != nil {
+		return nil
+	}
+	return out
+}
+
+// Board is everything a department publishes on its wall and web page.
+type Board struct {
+	Department  Department
+	Sections    []DutySection
+	Boundaries  []DutyBoundary
+	Counters    []CounterSummary
+	Items       []ServiceItem
+	Versions    []BoardVersion
+	LastUpdated time.Time
+}
+
+// EntryCount is the number of responsibility entries on the board.
+func (b *Board) EntryCount() int {
+	n := 0
+	for _, s := range b.Sections {
+		n += len(s.Entries)
+	}
+	return n
+}
+
+// FindBoard returns a department's board by its slug: sections with their
+// entries in order, boundaries, counters, published service items and the
+// change history, newest first.
+func (s *Store) FindBoard(ctx context.Context, slug string) (*Board, error) {
+	db := s.db.WithContext(ctx)
+	var b Board
+	if err := db.Where("slug = ?", slug).First(&b.Department).Error; err != nil {
+		return nil, fmt.Errorf("find board %q: %w", slug, mapError(err))
+	}
+	id := b.Department.ID
+	err := db.Preload("Entries", orderBySort).Where("department_id = ?", id).Order("sort, id").Find(&b.Sections).Error
+	if err == nil {
+		err = db.Preload("OtherDepartment").Where("department_id = ?", id).Order("sort, id").Find(&b.Boundaries).Error
+	}
+	if err == nil {
+		err = db.Preload("Theme").Where("department_id = ? AND published = ?", id, true).
+			Order("view_count DESC, id").Find(&b.Items).Error
+	}
+	if err == nil {
+		err = db.Where("department_id = ?", id).Order("number DESC").Find(&b.Versions).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find board %q: %w", slug, mapError(err))
+	}
+	counters, err := s.listCounters(db.Where("department_id = ?", id))
+	if err != nil {
+		return nil, fmt.Errorf("find board %q: %w", slug, err)
+	}
+	b.Counters = counters
+	b.LastUpdated = b.Department.UpdatedAt
+	if len(b.Versions) > 0 {
+		b.LastUpdated = b.Versions[0].CreatedAt
+	}
+	return &b, nil
+}
+
+// DutyEntryInput is what staff submit for a responsibility entry. List
+// fields hold one entry per line.
+type DutyEntryInput struct {
+	Duty           string
+	Tasks          string
+	Basis          string
+	Accountability string
+	Office         string
+	PersonName     string
+	PersonPost     string
+	Phone          string
+}
+
+var phonePattern = regexp.MustCompile(`^[0-9][0-9 -]{5,18}[0-9]$`)
+
+// validate trims the input and checks it, with a Chinese message per field.
+func (in *DutyEntryInput) validate() error {
+	trim := func(p *string) { *p = strings.TrimSpace(strings.ReplaceAll(*p, "\r\n", "\n")) }
+	for _, p := range []*string{&in.Duty, &in.Tasks, &in.Basis, &in.Accountability, &in.Office, &in.PersonName, &in.PersonPost, &in.Phone} {
+		trim(p)
+	}
+	errs := map[string]string{}
+	need := func(field, value, label string, max int) {
+		switch n := utf8.RuneCountInString(value); {
+		case !utf8.ValidString(value):
+			errs[field] = label + "含有无法识别的字符。"
+		case n == 0:
+			errs[field] = "请填写" + label + "。"
+		case n > max:
+			errs[field] = fmt.Sprintf("%s不能超过 %d 个字（现有 %d 个字）。", label, max, n)
+		}
+	}
+	need("duty", in.Duty, "职责事项", 300)
+	need("tasks", in.Tasks, "具体责任事项", 4000)
+	need("basis", in.Basis, "依据", 4000)
+	need("accountability", in.Accountability, "追责情形", 4000)
+	need("office", in.Office, "承办科室", 100)
+	need("person_name", in.PersonName, "责任人姓名", 40)
+	need("person_post", in.PersonPost, "责任人职务", 60)
+	need("phone", in.Phone, "联系电话", 40)
+	if _, bad := errs["phone"]; !bad && !phonePattern.MatchString(in.Phone) {
+		errs["phone"] = "联系电话只能由数字、空格和“-”组成，如 8812 3411 或 0571-88123411。"
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+func (in DutyEntryInput) entry() DutyEntry {
+	return DutyEntry{Duty: in.Duty, Tasks: in.Tasks, Basis: in.Basis, Accountability: in.Accountability,
+		Office: in.Office, PersonName: in.PersonName, PersonPost: in.PersonPost, Phone: in.Phone}
+}
+
+// entryFields lists the fields of an entry with their Chinese names, in the
+// order a change is described.
+func entryFields(e DutyEntry) [][2]string {
+	return [][2]string{
+		{"职责事项", e.Duty}, {"具体责任事项", e.Tasks}, {"依据", e.Basis}, {"追责情形", e.Accountability},
+		{"承办科室", e.Office}, {"责任人", e.PersonName}, {"责任人职务", e.PersonPost}, {"联系电话", e.Phone},
+	}
+}
+
+// AddDutyEntry adds an entry at the end of a section of a department's
+// board, and records the change.
+func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, in DutyEntryInput, author string) (*DutyEntry, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	e := in.entry()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var sec DutySection
+		if err := tx.Where("id = ? AND department_id = ?", sectionID, departmentID).First(&sec).Error; err != nil {
+			return err
+		}
+		var last int
+		if err := tx.Model(&DutyEntry{}).Where("duty_section_id = ?", sec.ID).Select("COALESCE(MAX(sort), 0)").Scan(&last).Error; err != nil {
+			return err
+		}
+		e.DutySectionID, e.Sort = sec.ID, last+1
+		if err := tx.Create(&e).Error; err != nil {
+			return err
+		}
+		var changes []FieldChange
+		for _, f := range entryFields(e) {
+			changes = append(changes, FieldChange{Field: f[0], After: f[1]})
+		}
+		return recordVersion(tx, departmentID, author, fmt.Sprintf("在“%s”中新增责任事项“%s”", sec.Title, e.Duty), changes)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("add duty entry: %w", mapError(err))
+	}
+	return &e, nil
+}
+
+// UpdateDutyEntry changes an entry of a department's board and records which
+// fields changed, before and after. A save that changes nothing records
+// nothing.
+func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint, in DutyEntryInput, author string) error {
+	if err := in.validate(); err != nil {
+		return err
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		old, err := findEntryOf(tx, departmentID, entryID)
+		if err != nil {
+			return err
+		}
+		updated := in.entry()
+		updated.ID, updated.DutySectionID, updated.Sort = old.ID, old.DutySectionID, old.Sort
+		var changes []FieldChange
+		before, after := entryFields(*old), entryFields(updated)
+		for i := range before {
+			if before[i][1] != after[i][1] {
+				changes = append(changes, FieldChange{Field: before[i][0], Before: before[i][1], After: after[i][1]})
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		if err := tx.Save(&updated).Error; err != nil {
+			return err
+		}
+		names := make([]string, len(changes))
+		for i, c := range changes {
+			names[i] = c.Field
+		}
+		summary := fmt.Sprintf("修改责任事项“%s”的%s", updated.Duty, strings.Join(names, "、"))
+		return recordVersion(tx, departmentID, author, summary, changes)
+	})
+	if err != nil {
+		return fmt.Errorf("update duty entry %d: %w", entryID, mapError(err))
+	}
+	return nil
+}
+
+// DeleteDutyEntry removes an entry from a department's board; the version
+// history keeps what it said.
+func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint, author string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		old, err := findEntryOf(tx, departmentID, entryID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Delete(&DutyEntry{}, old.ID).Error; err != nil {
+			return err
+		}
+		var changes []FieldChange
+		for _, f := range entryFields(*old) {
+			changes = append(changes, FieldChange{Field: f[0], Before: f[1]})
+		}
+		return recordVersion(tx, departmentID, author, fmt.Sprintf("删除责任事项“%s”", old.Duty), changes)
+	})
+	if err != nil {
+		return fmt.Errorf("delete duty entry %d: %w", entryID, mapError(err))
+	}
+	return nil
+}
+
+// findEntryOf loads an entry only if it belongs to the department's board.
+func findEntryOf(tx *gorm.DB, departmentID, entryID uint) (*DutyEntry, error) {
+	var e DutyEntry
+	err := tx.Joins("JOIN duty_sections ds ON ds.id = duty_entries.duty_section_id").
+		Where("duty_entries.id = ? AND ds.department_id = ?", entryID, departmentID).
+		First(&e).Error
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// recordVersion adds the next version of a department's board and marks the
+// department updated.
+func recordVersion(tx *gorm.DB, departmentID uint, author, summary string, changes []FieldChange) error {
+	var last int
+	if err := tx.Model(&BoardVersion{}).Where("department_id = ?", departmentID).
+		Select("COALESCE(MAX(number), 0)").Scan(&last).Error; err != nil {
+		return err
+	}
+	raw, err := json.Marshal(changes)
+	if err != nil {
+		return err
+	}
+	v := BoardVersion{DepartmentID: departmentID, Number: last + 1, Author: author, Summary: summary, Changes: string(raw)}
+	if err := tx.Create(&v).Error; err != nil {
+		return err
+	}
+	return tx.Model(&Department{}).Where("id = ?", departmentID).Update("updated_at", v.CreatedAt).Error
+}
