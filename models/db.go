@@ -19,6 +19,8 @@ import (
 // makes is a method of Store, named for what it does.
 type Store struct {
 	db *gorm.DB
+	// cal counts working days for case deadlines.
+	cal *Calendar
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -55,7 +57,11 @@ func Open(path string) (*Store, error) {
 	if err := sqlDB.Ping(); err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	cal, err := LoadCalendar()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return &Store{db: db, cal: cal}, nil
 }
 
 // sqliteDSN puts every per-connection setting in the connection string, so

@@ -49,6 +49,9 @@ func migrations() []migration {
 		{3, "responsibility boards: sections, entries, boundaries and their version history", func(tx *gorm.DB) error {
 			return tx.AutoMigrate(&DutySection{}, &DutyEntry{}, &DutyBoundary{}, &BoardVersion{})
 		}},
+		{4, "ratings, their daily running totals, cases and case events", func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&Rating{}, &RatingDay{}, &Case{}, &CaseEvent{})
+		}},
 	}
 }
 

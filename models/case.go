@@ -1,0 +1,359 @@
+package models
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// The states of a case (督办单), in the order a case moves through them.
+const (
+	CaseAwaitingCallback = "待回访"
+	CaseCalledBack       = "已回访"
+	CaseVerified         = "已核实"
+	CaseRectifying       = "整改中"
+	CaseClosed           = "已办结"
+)
+
+// The findings of a 核实.
+const (
+	FindingTrue       = "属实"
+	FindingUntrue     = "不属实"
+	FindingUnverified = "无法核实"
+)
+
+// The outcomes of a closed case. Every one is published, the unfavourable
+// ones too.
+const (
+	OutcomeFixed     = "已整改"
+	OutcomeExplained = "已解释说明"
+	OutcomeUntrue    = "不属实"
+	OutcomeNotFixed  = "未能整改"
+)
+
+// Case is the follow-up of one 差评: 回访 → 核实 → 整改 → 销号, with
+// deadlines in working days. A rater follows it with its number and lookup
+// code, and may reopen it (复号) by rating the outcome 不满意.
+type Case struct {
+	ID           uint    `gorm:"primaryKey"`
+	Number       string  `gorm:"size:20;not null;uniqueIndex"`
+	LookupCode   string  `gorm:"size:10;not null"`
+	RatingID     uint    `gorm:"not null;uniqueIndex"`
+	Rating       Rating  `gorm:"constraint:OnDelete:RESTRICT"`
+	CounterID    uint    `gorm:"not null;index"`
+	Counter      Counter `gorm:"constraint:OnDelete:RESTRICT"`
+	DepartmentID uint    `gorm:"not null;index"`
+	Department   Department
+	State        string    `gorm:"size:10;not null;index"`
+	CallbackDue  time.Time `gorm:"not null"`
+	RectifyDue   time.Time `gorm:"not null"`
+	CalledBackAt *time.Time
+	// Finding is the result of the 核实: 属实, 不属实 or 无法核实.
+	Finding string `gorm:"size:10;not null"`
+	// ResponsiblePerson and Measures describe the 整改.
+	ResponsiblePerson string `gorm:"size:60;not null"`
+	Measures          string `gorm:"size:1000;not null"`
+	Outcome           string `gorm:"size:10;not null"`
+	// Resolution is what was done, in words fit to publish (亮单).
+	Resolution string `gorm:"size:1000;not null"`
+	ClosedAt   *time.Time
+	// ClosedOnTime is set at closing: closed by its 整改 deadline.
+	ClosedOnTime bool `gorm:"not null"`
+	Reopened     int  `gorm:"not null"`
+	// FollowUp is the rater's 追评 of the outcome: 满意 or 不满意.
+	FollowUp  string `gorm:"size:10;not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Events    []CaseEvent `gorm:"constraint:OnDelete:CASCADE"`
+}
+
+// CaseEvent records one step of a case: who, when, from which state to
+// which, and a note.
+type CaseEvent struct {
+	ID        uint `gorm:"primaryKey"`
+	CaseID    uint `gorm:"not null;index"`
+	CreatedAt time.Time
+	Actor     string `gorm:"size:100;not null"`
+	From      string `gorm:"size:10;not null"`
+	To        string `gorm:"size:10;not null"`
+	Note      string `gorm:"size:1000;not null"`
+}
+
+// Due is the deadline the case is working to now.
+func (c Case) Due() time.Time {
+	if c.State == CaseAwaitingCallback {
+		return c.CallbackDue
+	}
+	return c.RectifyDue
+}
+
+// Overdue reports whether an open case is past its deadline (超期).
+func (c Case) Overdue(now time.Time) bool {
+	return c.State != CaseClosed && now.After(c.Due())
+}
+
+// openCase opens the case of a 差评, numbered by day, with its deadlines.
+func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time) (*Case, error) {
+	day := now.In(chinaTime).Format("20060102")
+	var n int64
+	// A range, not LIKE, so that the unique index on number serves it.
+	if err := tx.Model(&Case{}).Where("number >= ? AND number < ?", "DB"+day+"-", "DB"+day+".").Count(&n).Error; err != nil {
+		return nil, err
+	}
+	code, err := randomDigits(6)
+	if err != nil {
+		return nil, err
+	}
+	local := now.In(chinaTime)
+	c := Case{
+		Number: fmt.Sprintf("DB%s-%04d", day, n+1), LookupCode: code,
+		RatingID: r.ID, CounterID: r.CounterID, DepartmentID: r.DepartmentID,
+		State:       CaseAwaitingCallback,
+		CallbackDue: s.cal.AddWorkingDays(local, rules.CallbackDays),
+		RectifyDue:  s.cal.AddWorkingDays(local, rules.RectifyDays),
+		CreatedAt:   now, UpdatedAt: now,
+	}
+	if err := tx.Omit("Rating", "Counter", "Department").Create(&c).Error; err != nil {
+		return nil, err
+	}
+	ev := CaseEvent{CaseID: c.ID, CreatedAt: now, Actor: "系统", To: CaseAwaitingCallback,
+		Note: "群众评价“" + LevelLabel(r.Level) + "”，自动生成督办单"}
+	if err := tx.Create(&ev).Error; err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// LookupCase returns a case with its events for a rater who has its number
+// and lookup code. A wrong code is reported as not found, so that numbers
+// cannot be probed.
+func (s *Store) LookupCase(ctx context.Context, number, code string) (*Case, error) {
+	number = strings.ToUpper(strings.TrimSpace(number))
+	code = strings.TrimSpace(code)
+	if !validCode(number) || code == "" || len(code) > 10 {
+		return nil, ErrNotFound
+	}
+	var c Case
+	err := s.db.WithContext(ctx).Preload("Rating").Preload("Counter").Preload("Department").
+		Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("created_at, id") }).
+		Where("number = ?", number).First(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("lookup case %s: %w", number, mapError(err))
+	}
+	if subtle.ConstantTimeCompare([]byte(c.LookupCode), []byte(code)) != 1 {
+		return nil, fmt.Errorf("lookup case %s: %w", number, ErrNotFound)
+	}
+	return &c, nil
+}
+
+// CaseStep is a staff action on a case.
+type CaseStep struct {
+	Actor string
+	Note  string
+	// Finding, for a verification: 属实, 不属实 or 无法核实.
+	Finding string
+	// ResponsiblePerson, Measures and Deadline, for starting a 整改.
+	ResponsiblePerson string
+	Measures          string
+	Deadline          time.Time
+	// Outcome and Resolution, for closing.
+	Outcome    string
+	Resolution string
+}
+
+// ErrWrongState means a step that the case's state does not allow.
+var ErrWrongState = errors.New("step not allowed in this state")
+
+func requireText(errs map[string]string, field, value, label string, max int) {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(value)); {
+	case n == 0:
+		errs[field] = "请填写" + label + "。"
+	case n > max:
+		errs[field] = fmt.Sprintf("%s不能超过 %d 个字（现有 %d 个字）。", label, max, n)
+	}
+}
+
+// advance applies one step to a case, records the event, and saves, in one
+// transaction. A departmentID other than 0 restricts the step to that
+// department's cases.
+func (s *Store) advance(ctx context.Context, caseID, departmentID uint, actor string, now time.Time, apply func(c *Case) (note string, err error)) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var c Case
+		q := tx.Where("id = ?", caseID)
+		if departmentID != 0 {
+			q = q.Where("department_id = ?", departmentID)
+		}
+		if err := q.First(&c).Error; err != nil {
+			return err
+		}
+		return s.saveStep(tx, &c, actor, now, apply)
+	})
+	return caseError(caseID, err)
+}
+
+func (s *Store) saveStep(tx *gorm.DB, c *Case, actor string, now time.Time, apply func(c *Case) (string, error)) error {
+	from := c.State
+	note, err := apply(c)
+	if err != nil {
+		return err
+	}
+	c.UpdatedAt = now
+	if err := tx.Omit("Rating", "Counter", "Department", "Events").Save(c).Error; err != nil {
+		return err
+	}
+	return tx.Create(&CaseEvent{CaseID: c.ID, CreatedAt: now, Actor: actor, From: from, To: c.State, Note: note}).Error
+}
+
+func caseError(caseID uint, err error) error {
+	var verr *ValidationError
+	if err == nil || errors.As(err, &verr) || errors.Is(err, ErrWrongState) {
+		return err
+	}
+	return fmt.Errorf("case %d: %w", caseID, mapError(err))
+}
+
+func wrongState(c *Case, want ...string) error {
+	for _, w := range want {
+		if c.State == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the case is %s", ErrWrongState, c.State)
+}
+
+// RecordCallback records the 回访 of a case: 待回访 → 已回访.
+func (s *Store) RecordCallback(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
+	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+		if err := wrongState(c, CaseAwaitingCallback); err != nil {
+			return "", err
+		}
+		errs := map[string]string{}
+		requireText(errs, "note", step.Note, "回访情况", 1000)
+		if len(errs) > 0 {
+			return "", &ValidationError{Fields: errs}
+		}
+		c.State, c.CalledBackAt = CaseCalledBack, &now
+		return "回访：" + strings.TrimSpace(step.Note), nil
+	})
+}
+
+// RecordFinding records the 核实 of a case: 已回访 → 已核实.
+func (s *Store) RecordFinding(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
+	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+		if err := wrongState(c, CaseCalledBack); err != nil {
+			return "", err
+		}
+		errs := map[string]string{}
+		if step.Finding != FindingTrue && step.Finding != FindingUntrue && step.Finding != FindingUnverified {
+			errs["finding"] = "请选择核实结果：属实、不属实或无法核实。"
+		}
+		requireText(errs, "note", step.Note, "核实情况", 1000)
+		if len(errs) > 0 {
+			return "", &ValidationError{Fields: errs}
+		}
+		c.State, c.Finding = CaseVerified, step.Finding
+		return "核实结果“" + step.Finding + "”：" + strings.TrimSpace(step.Note), nil
+	})
+}
+
+// StartRectification starts the 整改 of a verified complaint: 已核实 (属实)
+// → 整改中, with a responsible person, the measures and, if given, a
+// deadline other than the default.
+func (s *Store) StartRectification(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
+	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+		if err := wrongState(c, CaseVerified); err != nil {
+			return "", err
+		}
+		errs := map[string]string{}
+		if c.Finding != FindingTrue {
+			errs["finding"] = "核实结果为“" + c.Finding + "”的督办单无需整改，请直接办结并说明情况。"
+		}
+		requireText(errs, "responsible_person", step.ResponsiblePerson, "整改责任人", 60)
+		requireText(errs, "measures", step.Measures, "整改措施", 1000)
+		if !step.Deadline.IsZero() && step.Deadline.Before(now) {
+			errs["deadline"] = "整改期限不能早于今天。"
+		}
+		if len(errs) > 0 {
+			return "", &ValidationError{Fields: errs}
+		}
+		c.State = CaseRectifying
+		c.ResponsiblePerson, c.Measures = strings.TrimSpace(step.ResponsiblePerson), strings.TrimSpace(step.Measures)
+		if !step.Deadline.IsZero() {
+			c.RectifyDue = step.Deadline
+		}
+		return fmt.Sprintf("整改责任人 %s，期限 %s：%s", c.ResponsiblePerson, c.RectifyDue.In(chinaTime).Format("2006-01-02"), c.Measures), nil
+	})
+}
+
+// CloseCase closes a case (销号) with an honest outcome: from 整改中 as
+// 已整改 or 未能整改; from 已核实 as 已解释说明, or 不属实 when the finding
+// was so.
+func (s *Store) CloseCase(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
+	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+		if err := wrongState(c, CaseRectifying, CaseVerified); err != nil {
+			return "", err
+		}
+		errs := map[string]string{}
+		var allowed []string
+		if c.State == CaseRectifying {
+			allowed = []string{OutcomeFixed, OutcomeNotFixed}
+		} else if c.Finding == FindingUntrue {
+			allowed = []string{OutcomeUntrue, OutcomeExplained}
+		} else {
+			allowed = []string{OutcomeExplained}
+		}
+		ok := false
+		for _, a := range allowed {
+			ok = ok || a == step.Outcome
+		}
+		if !ok {
+			errs["outcome"] = "当前阶段可选的办理结果：" + strings.Join(allowed, "、") + "。"
+		}
+		requireText(errs, "resolution", step.Resolution, "办理情况", 1000)
+		if len(errs) > 0 {
+			return "", &ValidationError{Fields: errs}
+		}
+		c.State, c.Outcome, c.Resolution = CaseClosed, step.Outcome, strings.TrimSpace(step.Resolution)
+		c.ClosedAt, c.ClosedOnTime, c.FollowUp = &now, !now.After(c.RectifyDue), ""
+		return "办结（" + c.Outcome + "）：" + c.Resolution, nil
+	})
+}
+
+// FollowUpCase records the rater's 追评 of a closed case. 不满意 reopens it
+// (复号) with new deadlines; the rater needs the number and lookup code.
+func (s *Store) FollowUpCase(ctx context.Context, number, code string, satisfied bool, rules RatingRules, now time.Time) (*Case, error) {
+	c, err := s.LookupCase(ctx, number, code)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return s.saveStep(tx, c, "评价人", now, func(c *Case) (string, error) {
+			if c.State != CaseClosed {
+				return "", fmt.Errorf("%w: 督办单尚未办结", ErrWrongState)
+			}
+			if c.FollowUp != "" {
+				return "", fmt.Errorf("%w: 已追评", ErrWrongState)
+			}
+			if satisfied {
+				c.FollowUp = "满意"
+				return "评价人对办理结果表示满意", nil
+			}
+			local := now.In(chinaTime)
+			c.FollowUp, c.Reopened = "不满意", c.Reopened+1
+			c.State, c.ClosedAt, c.ClosedOnTime = CaseAwaitingCallback, nil, false
+			c.CallbackDue = s.cal.AddWorkingDays(local, rules.CallbackDays)
+			c.RectifyDue = s.cal.AddWorkingDays(local, rules.RectifyDays)
+			return "评价人对办理结果不满意，督办单复号，重新回访", nil
+		})
+	})
+	if err != nil {
+		return nil, caseError(c.ID, err)
+	}
+	return s.LookupCase(ctx, number, code)
+}

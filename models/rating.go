@@ -1,0 +1,350 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// The levels of a rating. A deployment offers either the two answers
+// 满意 / 不满意 (the default) or the national five-level scale; both are
+// stored on the same 1–5 scale, and levels 1 and 2 are 差评.
+const (
+	LevelVeryDissatisfied = 1
+	LevelDissatisfied     = 2
+	LevelFair             = 3
+	LevelSatisfied        = 4
+	LevelVerySatisfied    = 5
+)
+
+// LevelLabel is a level as the rater reads it.
+func LevelLabel(level int) string {
+	switch level {
+	case LevelVerySatisfied:
+		return "非常满意"
+	case LevelSatisfied:
+		return "满意"
+	case LevelFair:
+		return "基本满意"
+	case LevelDissatisfied:
+		return "不满意"
+	case LevelVeryDissatisfied:
+		return "非常不满意"
+	}
+	return ""
+}
+
+// IsBad reports whether a level is a 差评, which opens a case.
+func IsBad(level int) bool { return level <= LevelDissatisfied }
+
+// BadReasons are the reasons a rater may give for 不满意: the classic four
+// complaints, slowness, and 其他 with a comment.
+func BadReasons() []string {
+	return []string{"门难进", "脸难看", "话难听", "事难办", "办事效率低", "其他"}
+}
+
+// RatingRules are a deployment's settings for rating and follow-up.
+type RatingRules struct {
+	// FiveLevels selects the national five-level scale instead of the two
+	// answers 满意 / 不满意.
+	FiveLevels bool
+	// Window is how long a device must wait to rate the same counter again.
+	Window time.Duration
+	// PerAddressPerHour caps the ratings from one network address in an hour.
+	PerAddressPerHour int
+	// CallbackDays and RectifyDays are the working days allowed for the
+	// 回访 and for the 整改 of a 差评.
+	CallbackDays, RectifyDays int
+}
+
+// DefaultRatingRules are the rules when a deployment sets none.
+func DefaultRatingRules() RatingRules {
+	return RatingRules{Window: 12 * time.Hour, PerAddressPerHour: 30, CallbackDays: 1, RectifyDays: 15}
+}
+
+// Levels returns the levels raters choose from, best first.
+func (r RatingRules) Levels() []int {
+	if r.FiveLevels {
+		return []int{LevelVerySatisfied, LevelSatisfied, LevelFair, LevelDissatisfied, LevelVeryDissatisfied}
+	}
+	return []int{LevelSatisfied, LevelDissatisfied}
+}
+
+// MaxCommentRunes is the longest comment a rater may leave.
+const MaxCommentRunes = 200
+
+// Rating is one resident's rating of a counter. The rater's phone number
+// is for the 回访 only and is never shown to the rated unit unmasked;
+// device and address are kept only as hashes, to count honestly.
+type Rating struct {
+	ID           uint    `gorm:"primaryKey"`
+	CounterID    uint    `gorm:"not null;index:idx_ratings_device,priority:1"`
+	Counter      Counter `gorm:"constraint:OnDelete:RESTRICT"`
+	DepartmentID uint    `gorm:"not null;index"`
+	Level        int     `gorm:"not null"`
+	// Reasons holds the chosen BadReasons, separated by "、".
+	Reasons     string    `gorm:"size:100;not null"`
+	Comment     string    `gorm:"size:800;not null"`
+	Phone       string    `gorm:"size:20;not null"`
+	DeviceHash  string    `gorm:"size:64;not null;index:idx_ratings_device,priority:2"`
+	AddressHash string    `gorm:"size:64;not null;index:idx_ratings_address,priority:1"`
+	CreatedAt   time.Time `gorm:"not null;index;index:idx_ratings_device,priority:3;index:idx_ratings_address,priority:2"`
+	// Excluded marks a rating set aside by an upheld 申诉复核: kept on
+	// record, left out of the statistics.
+	Excluded bool `gorm:"not null"`
+}
+
+// ReasonList returns the chosen reasons.
+func (r Rating) ReasonList() []string {
+	if r.Reasons == "" {
+		return nil
+	}
+	return strings.Split(r.Reasons, "、")
+}
+
+// RatingDay is the running total of one counter's ratings on one day,
+// updated with each rating, so that statistics never scan the ratings.
+type RatingDay struct {
+	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	Day          string `gorm:"primaryKey;size:10"`
+	DepartmentID uint   `gorm:"not null;index"`
+	Total        int    `gorm:"not null"`
+	Satisfied    int    `gorm:"not null"`
+	Bad          int    `gorm:"not null"`
+}
+
+// RatingInput is what a rater submits.
+type RatingInput struct {
+	CounterCode string
+	Level       int
+	Reasons     []string
+	Comment     string
+	Phone       string
+	// Device identifies the rater's phone (a random cookie), Address its
+	// network address; both are stored hashed.
+	Device, Address string
+}
+
+// RatingReceipt is what a rater is told after rating.
+type RatingReceipt struct {
+	Rating Rating
+	// Case is the follow-up opened for a 差评, or nil.
+	Case *Case
+}
+
+// ErrAlreadyRated means the device rated this counter within the window.
+var ErrAlreadyRated = errors.New("already rated")
+
+// ErrRateLimited means too many ratings came from one address.
+var ErrRateLimited = errors.New("rate limited")
+
+var mobilePattern = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+
+// normalisePhone keeps the digits of a mobile number as typed with spaces
+// or dashes.
+func normalisePhone(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else if r != ' ' && r != '-' {
+			return s
+		}
+	}
+	return b.String()
+}
+
+// MaskPhone hides the middle of a mobile number: 138****5678.
+func MaskPhone(p string) string {
+	if len(p) != 11 {
+		return ""
+	}
+	return p[:3] + "****" + p[7:]
+}
+
+func (in *RatingInput) validate(rules RatingRules) error {
+	errs := map[string]string{}
+	allowed := false
+	for _, l := range rules.Levels() {
+		allowed = allowed || l == in.Level
+	}
+	if !allowed {
+		errs["level"] = "请选择您对本窗口服务的评价。"
+	}
+	in.Comment = strings.TrimSpace(in.Comment)
+	in.Phone = normalisePhone(strings.TrimSpace(in.Phone))
+	if IsBad(in.Level) {
+		known := map[string]bool{}
+		for _, r := range BadReasons() {
+			known[r] = true
+		}
+		seen := map[string]bool{}
+		var reasons []string
+		for _, r := range in.Reasons {
+			if !known[r] {
+				errs["reasons"] = "请从列出的原因中选择。"
+			} else if !seen[r] {
+				seen[r] = true
+				reasons = append(reasons, r)
+			}
+		}
+		in.Reasons = reasons
+		switch {
+		case len(reasons) == 0 && errs["reasons"] == "":
+			errs["reasons"] = "请至少选择一项不满意的原因。"
+		case seen["其他"] && in.Comment == "":
+			errs["comment"] = "选择“其他”时，请简要说明情况。"
+		}
+	} else {
+		// Reasons and a number are for a 差评 only: a satisfied rater is
+		// not asked, and nothing they might send is kept.
+		in.Reasons, in.Phone = nil, ""
+	}
+	switch n := utf8.RuneCountInString(in.Comment); {
+	case !utf8.ValidString(in.Comment):
+		errs["comment"] = "意见中含有无法识别的字符，请重新输入。"
+	case n > MaxCommentRunes:
+		errs["comment"] = fmt.Sprintf("意见不能超过 %d 个字（现有 %d 个字）。", MaxCommentRunes, n)
+	}
+	if in.Phone != "" && !mobilePattern.MatchString(in.Phone) {
+		errs["phone"] = "请填写 11 位手机号码，如 13812345678；不愿留号码可不填。"
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+func hashOf(kind, value string) string {
+	sum := sha256.Sum256([]byte("portal:" + kind + ":" + value))
+	return hex.EncodeToString(sum[:])
+}
+
+// FindRatableCounter returns an enabled counter by its code, for the rating
+// page.
+func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, error) {
+	if !validCode(code) {
+		return nil, ErrNotFound
+	}
+	var c Counter
+	err := s.db.WithContext(ctx).Preload("Department").Where("code = ? AND enabled = ?", code, true).First(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+	}
+	return &c, nil
+}
+
+// RateCounter stores a rating under the anti-abuse rules, updates the
+// running totals, and for a 差评 opens a case with its deadlines, all in one
+// transaction: a rating is stored whole or not at all.
+func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRules, now time.Time) (*RatingReceipt, error) {
+	now = now.UTC()
+	if err := in.validate(rules); err != nil {
+		return nil, err
+	}
+	ctr, err := s.FindRatableCounter(ctx, in.CounterCode)
+	if err != nil {
+		return nil, err
+	}
+	device, address := hashOf("device", in.Device), hashOf("address", in.Address)
+	rec := &RatingReceipt{}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Immediate transactions serialise writers, so the checks below
+		// cannot race with another rating from the same device.
+		var n int64
+		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
+			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrAlreadyRated
+		}
+		if rules.PerAddressPerHour > 0 {
+			if err := tx.Model(&Rating{}).Where("address_hash = ? AND created_at > ?", address, now.Add(-time.Hour)).
+				Count(&n).Error; err != nil {
+				return err
+			}
+			if n >= int64(rules.PerAddressPerHour) {
+				return ErrRateLimited
+			}
+		}
+		r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
+			Reasons: strings.Join(in.Reasons, "、"), Comment: in.Comment, Phone: in.Phone,
+			DeviceHash: device, AddressHash: address, CreatedAt: now}
+		if err := tx.Omit("Counter").Create(&r).Error; err != nil {
+			return err
+		}
+		if err := addToTotals(tx, r, 1); err != nil {
+			return err
+		}
+		rec.Rating = r
+		if IsBad(r.Level) {
+			c, err := s.openCase(tx, r, rules, now)
+			if err != nil {
+				return err
+			}
+			rec.Case = c
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrAlreadyRated) || errors.Is(err, ErrRateLimited) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("rate counter %s: %w", in.CounterCode, mapError(err))
+	}
+	rec.Rating.Counter = *ctr
+	return rec, nil
+}
+
+// dayOf is the calendar day of a moment in China Standard Time, the day the
+// statistics count it on.
+func dayOf(t time.Time) string { return t.In(chinaTime).Format("2006-01-02") }
+
+// chinaTime is UTC+8, without a time zone database on the machine.
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// addToTotals adds (or, with sign -1, removes) a rating to its counter's
+// running total for its day.
+func addToTotals(tx *gorm.DB, r Rating, sign int) error {
+	sat, bad := 0, 0
+	if IsBad(r.Level) {
+		bad = sign
+	} else {
+		sat = sign
+	}
+	day := RatingDay{CounterID: r.CounterID, Day: dayOf(r.CreatedAt), DepartmentID: r.DepartmentID,
+		Total: sign, Satisfied: sat, Bad: bad}
+	return tx.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "counter_id"}, {Name: "day"}},
+		DoUpdates: clause.Assignments(map[string]any{
+			"total":     gorm.Expr("rating_days.total + ?", sign),
+			"satisfied": gorm.Expr("rating_days.satisfied + ?", sat),
+			"bad":       gorm.Expr("rating_days.bad + ?", bad),
+		}),
+	}).Create(&day).Error
+}
+
+// randomDigits returns n random decimal digits, for lookup codes.
+func randomDigits(n int) (string, error) {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			return "", err
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String(), nil
+}

@@ -1,0 +1,252 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Tally is a count of ratings with its satisfaction rate.
+type Tally struct {
+	Total, Satisfied, Bad int
+}
+
+// Rate is 满意 ÷ all, or 0 without ratings.
+func (t Tally) Rate() float64 {
+	if t.Total == 0 {
+		return 0
+	}
+	return float64(t.Satisfied) / float64(t.Total)
+}
+
+// UnitTally is the tally of one department or counter.
+type UnitTally struct {
+	Tally
+	Key, Name, Department string
+}
+
+// MonthTally is the tally of one month, "2026-03".
+type MonthTally struct {
+	Tally
+	Month string
+}
+
+// RatingStats is what /ratings publishes for a month.
+type RatingStats struct {
+	Month       string
+	All         Tally
+	Departments []UnitTally
+	Counters    []UnitTally
+	Trend       []MonthTally
+}
+
+// MonthOf returns the "2006-01" month of t in China Standard Time.
+func MonthOf(t time.Time) string { return t.In(chinaTime).Format("2006-01") }
+
+// ParseMonth checks a "2006-01" month.
+func ParseMonth(s string) (time.Time, error) {
+	t, err := time.ParseInLocation("2006-01", s, chinaTime)
+	if err != nil {
+		return time.Time{}, &ValidationError{Fields: map[string]string{"month": "月份格式应为“年-月”，如 2026-03。"}}
+	}
+	return t, nil
+}
+
+// FindRatingStats returns the satisfaction of every department and counter
+// for a month, ranked best first, and the trend of the twelve months up to
+// it. It reads the daily running totals only, so its cost does not grow
+// with the number of ratings.
+func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats, error) {
+	start, err := ParseMonth(month)
+	if err != nil {
+		return nil, err
+	}
+	db := s.db.WithContext(ctx)
+	st := &RatingStats{Month: month}
+	like := month + "-%"
+	err = db.Table("rating_days AS r").
+		Joins("JOIN departments d ON d.id = r.department_id").
+		Where("r.day LIKE ?", like).
+		Select("d.slug AS key, d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+		Group("d.id, d.slug, d.name").Scan(&st.Departments).Error
+	if err == nil {
+		err = db.Table("rating_days AS r").
+			Joins("JOIN counters c ON c.id = r.counter_id").
+			Joins("JOIN departments d ON d.id = c.department_id").
+			Where("r.day LIKE ?", like).
+			Select("c.code AS key, c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+			Group("c.id, c.code, c.name, d.short_name").Scan(&st.Counters).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rating stats %s: %w", month, err)
+	}
+	rank := func(u []UnitTally) {
+		sort.SliceStable(u, func(i, j int) bool {
+			if u[i].Rate() != u[j].Rate() {
+				return u[i].Rate() > u[j].Rate()
+			}
+			return u[i].Total > u[j].Total
+		})
+	}
+	rank(st.Departments)
+	rank(st.Counters)
+	for _, d := range st.Departments {
+		st.All.Total += d.Total
+		st.All.Satisfied += d.Satisfied
+		st.All.Bad += d.Bad
+	}
+
+	first := start.AddDate(0, -11, 0)
+	var rows []MonthTally
+	err = db.Table("rating_days").
+		Where("day >= ? AND day < ?", first.Format("2006-01-02"), start.AddDate(0, 1, 0).Format("2006-01-02")).
+		Select("substr(day, 1, 7) AS month, SUM(total) AS total, SUM(satisfied) AS satisfied, SUM(bad) AS bad").
+		Group("substr(day, 1, 7)").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("rating trend %s: %w", month, err)
+	}
+	byMonth := map[string]MonthTally{}
+	for _, r := range rows {
+		byMonth[r.Month] = r
+	}
+	for m := first; !m.After(start); m = m.AddDate(0, 1, 0) {
+		key := m.Format("2006-01")
+		t := byMonth[key]
+		t.Month = key
+		st.Trend = append(st.Trend, t)
+	}
+	return st, nil
+}
+
+// TotalsMismatch compares the running totals with a recount of the stored
+// ratings and returns how many counter-days differ. Zero is the only
+// healthy answer.
+func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM (
+			SELECT counter_id, day, total, satisfied, bad FROM rating_days WHERE total <> 0
+			EXCEPT
+			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*),
+				SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
+			FROM ratings WHERE NOT excluded GROUP BY 1, 2
+		) AS diff`).Scan(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("check totals: %w", err)
+	}
+	var m int
+	err = s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM (
+			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*)
+			FROM ratings WHERE NOT excluded GROUP BY 1, 2
+			EXCEPT
+			SELECT counter_id, day, total FROM rating_days
+		) AS diff`).Scan(&m).Error
+	if err != nil {
+		return 0, fmt.Errorf("check totals: %w", err)
+	}
+	return n + m, nil
+}
+
+// CaseFilter selects the published cases (亮单).
+type CaseFilter struct {
+	Department string // slug
+	Month      string // "2006-01" of closing
+	Page       int
+}
+
+// PublishedCase is a closed case as the public may read it: no rater, no
+// phone, no comment, only what happened.
+type PublishedCase struct {
+	Case
+	// WorkingDays is how long it took, in working days.
+	WorkingDays int
+}
+
+// DepartmentCaseFigures are one department's case figures.
+type DepartmentCaseFigures struct {
+	Slug, Name                     string
+	Cases, Closed, OnTime, Overdue int
+}
+
+// OnTimeRate is the share of closed cases closed by their deadline.
+func (f DepartmentCaseFigures) OnTimeRate() float64 {
+	if f.Closed == 0 {
+		return 0
+	}
+	return float64(f.OnTime) / float64(f.Closed)
+}
+
+// CaseList is a page of the 亮单 with the departments' figures.
+type CaseList struct {
+	Cases   []PublishedCase
+	Total   int
+	Page    int
+	PerPage int
+	Figures []DepartmentCaseFigures
+}
+
+// Pages is the number of pages of the list.
+func (l *CaseList) Pages() int {
+	if l.Total == 0 {
+		return 1
+	}
+	return (l.Total + l.PerPage - 1) / l.PerPage
+}
+
+// FindPublishedCases returns closed cases, newest first, anonymised, and
+// every department's figures: cases, closed, closed on time, overdue now.
+func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.Time) (*CaseList, error) {
+	db := s.db.WithContext(ctx)
+	l := &CaseList{Page: max(f.Page, 1), PerPage: 20}
+	q := db.Model(&Case{}).Where("cases.state = ?", CaseClosed)
+	if f.Department != "" {
+		var d Department
+		if err := db.Where("slug = ?", f.Department).First(&d).Error; err != nil {
+			return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
+		}
+		q = q.Where("cases.department_id = ?", d.ID)
+	}
+	if f.Month != "" {
+		start, err := ParseMonth(f.Month)
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("cases.closed_at >= ? AND cases.closed_at < ?", start.UTC(), start.AddDate(0, 1, 0).UTC())
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, fmt.Errorf("published cases: %w", err)
+	}
+	l.Total = int(total)
+	var cases []Case
+	err := q.Preload("Rating").Preload("Counter").Preload("Department").
+		Order("cases.closed_at DESC, cases.id DESC").Limit(l.PerPage).Offset((l.Page - 1) * l.PerPage).
+		Find(&cases).Error
+	if err != nil {
+		return nil, fmt.Errorf("published cases: %w", err)
+	}
+	for _, c := range cases {
+		c.Rating.Phone, c.Rating.Comment, c.Rating.DeviceHash, c.Rating.AddressHash = "", "", "", ""
+		c.LookupCode = ""
+		pc := PublishedCase{Case: c}
+		if c.ClosedAt != nil {
+			pc.WorkingDays = s.cal.WorkingDaysBetween(c.CreatedAt.In(chinaTime), c.ClosedAt.In(chinaTime))
+		}
+		l.Cases = append(l.Cases, pc)
+	}
+	err = db.Table("departments AS d").
+		Select(`d.slug, d.name,
+			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id) AS cases,
+			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state = ?) AS closed,
+			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state = ? AND c.closed_on_time) AS on_time,
+			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state <> ? AND
+				((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))) AS overdue`,
+			CaseClosed, CaseClosed, CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now).
+		Order("d.sort, d.id").Scan(&l.Figures).Error
+	if err != nil {
+		return nil, fmt.Errorf("case figures: %w", err)
+	}
+	return l, nil
+}
