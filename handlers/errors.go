@@ -48,6 +48,8 @@ func publicFor(status int) publicError {
 		return publicError{status, "请求方式不正确", "该页面不支持这种访问方式，请从页面上的链接或按钮进入。"}
 	case http.StatusConflict:
 		return publicError{status, "内容已被他人修改", "您提交的内容与最新版本冲突，请刷新页面查看最新内容后再修改。"}
+	case http.StatusForbidden:
+		return publicError{status, "页面已过期", "页面已过期或来源无法确认，请返回上一页刷新后重新提交。"}
 	case http.StatusRequestEntityTooLarge:
 		return publicError{status, "提交的内容过大", "提交的内容超过了允许的大小，请精简后重试。"}
 	case http.StatusUnprocessableEntity:

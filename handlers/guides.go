@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -66,9 +67,6 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 	data := views.CatalogData{Filter: raw, Errors: errs, Themes: themes, Departments: depts, Suggestions: hotWords()}
 	p := h.page(c, "办事指南")
 	p.Query = raw.Query
-	if raw.Audience == string(models.AudiencePerson) || raw.Audience == string(models.AudienceCompany) {
-		p.Section = raw.Audience
-	}
 	status := http.StatusOK
 	if errs != nil {
 		// A bad page number still gets the first page, with the message.
@@ -131,5 +129,9 @@ func (h *Handler) handleCounterShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, views.CounterPage(h.page(c, ctr.Name+"（"+ctr.Code+"）"), ctr))
+	tallies, err := h.store.FindCounterTallies(c.Request().Context(), ctr.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, views.CounterPage(h.page(c, ctr.Name+"（"+ctr.Code+"）"), ctr, tallies))
 }

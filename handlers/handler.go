@@ -23,6 +23,8 @@ type Config struct {
 	SessionKey []byte
 	// SecureCookies marks cookies Secure; set it when served over TLS.
 	SecureCookies bool
+	// Rating holds the rules of 好差评: scale, window, limits, deadlines.
+	Rating models.RatingRules
 	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
 	// printed on paper copies; empty means the address the request used.
 	BaseURL string
@@ -36,6 +38,9 @@ type Handler struct {
 	sessions *sessions.CookieStore
 	assets   *static.Assets
 	baseURL  string
+	rules    models.RatingRules
+	// secureCookies marks every cookie Secure (served over TLS).
+	secureCookies bool
 	// toSimplified converts Traditional Chinese search input to Simplified,
 	// the script the guides are written and indexed in.
 	toSimplified *opencc.OpenCC
@@ -43,6 +48,9 @@ type Handler struct {
 
 // New builds the handlers.
 func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error) {
+	if cfg.Rating.Window == 0 && cfg.Rating.RectifyDays == 0 {
+		cfg.Rating = models.DefaultRatingRules()
+	}
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("handlers: the session key must have at least 32 bytes")
 	}
@@ -70,7 +78,9 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		logger:       logger,
 		sessions:     cookies,
 		assets:       assets,
-		baseURL:      strings.TrimRight(cfg.BaseURL, "/"),
+		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
+		rules:         cfg.Rating,
+		secureCookies: cfg.SecureCookies,
 		toSimplified: t2s,
 	}, nil
 }

@@ -24,6 +24,13 @@ type testApp struct {
 
 func newTestApp(t *testing.T) *testApp {
 	t.Helper()
+	return newTestAppWith(t, Config{})
+}
+
+// newTestAppWith is newTestApp with a configuration (the session key is
+// filled in).
+func newTestAppWith(t *testing.T, cfg Config) *testApp {
+	t.Helper()
 	ctx := context.Background()
 	store, err := models.Open(filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -37,7 +44,8 @@ func newTestApp(t *testing.T) *testApp {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := New(store, logger, Config{SessionKey: []byte(strings.Repeat("k", 32))})
+	cfg.SessionKey = []byte(strings.Repeat("k", 32))
+	h, err := New(store, logger, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

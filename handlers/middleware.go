@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -74,4 +75,28 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// csrfProtection guards every state-changing request of its routes with a
+// token in a cookie and the form (double submit); the GET routes of the
+// same group set the cookie.
+func (h *Handler) csrfProtection() echo.MiddlewareFunc {
+	return middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf",
+		CookieName:     "_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   h.secureCookies,
+		CookieSameSite: http.SameSiteLaxMode,
+		ContextKey:     "csrf",
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden)
+		},
+	})
+}
+
+// csrfToken is the token to put in the forms of a CSRF-protected page.
+func csrfToken(c echo.Context) string {
+	token, _ := c.Get("csrf").(string)
+	return token
 }

@@ -26,8 +26,10 @@ func (h *Handler) render(c echo.Context, status int, component templ.Component) 
 // page builds what every page's layout needs.
 func (h *Handler) page(c echo.Context, title string) views.Page {
 	path := c.Request().URL.Path
-	section := "home"
+	section := ""
 	switch {
+	case path == "/":
+		section = "home"
 	case strings.HasPrefix(path, "/services"):
 		section = "services"
 	case strings.HasPrefix(path, "/counters"):
@@ -36,6 +38,10 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 		section = "departments"
 	case strings.HasPrefix(path, "/guide"):
 		section = "guide"
+	case strings.HasPrefix(path, "/ratings"):
+		section = "ratings"
+	case strings.HasPrefix(path, "/cases"):
+		section = "cases"
 	}
 	return views.Page{
 		Title:     title,

@@ -38,6 +38,19 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/departments/:slug/print", h.handleBoardPrint)
 	get("/counters", h.handleCounterIndex)
 	get("/counters/:code", h.handleCounterShow)
+	get("/counters/:code/poster", h.handleCounterPoster)
+	get("/ratings", h.handleRatingStats)
+	get("/cases", h.handleCaseIndex)
+
+	// The rating and case pages post forms: CSRF-protected. /r/{code} is
+	// what the counters' QR posters encode: keep it short and stable.
+	forms := e.Group("", h.csrfProtection())
+	forms.GET("/r/:code", h.handleRatingNew)
+	forms.POST("/r/:code", h.handleRatingCreate)
+	forms.GET("/r/:code/thanks", h.handleRatingThanks)
+	forms.GET("/cases/lookup", h.handleCaseLookupForm)
+	forms.POST("/cases/lookup", h.handleCaseLookup)
+	forms.POST("/cases/lookup/followup", h.handleCaseFollowUp)
 
 	// Static files and probes for load balancers.
 	get("/static/*", h.handleStatic)

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-const maxDisplayRunes = 200
+const maxDisplayRunes = 2000
 
 // displayable makes user input safe to show back in a form: valid UTF-8 and
 // not absurdly long. What the user typed is otherwise left as it is.

@@ -259,3 +259,17 @@ func TestTotalsEqualARecount(t *testing.T) {
 		t.Fatalf("demo cases in states %+v, want all five", states)
 	}
 }
+
+func TestCaseDeadlinesSkipHolidaysAndCountMakeUpDays(t *testing.T) {
+	s := newDemoStore(t)
+	// 2026-09-30, the eve of 国庆: 10-01 to 10-07 are off, Saturday 10-10 is
+	// a make-up working day.
+	rec := rate(t, s, RatingInput{CounterCode: "C02", Level: LevelDissatisfied, Reasons: []string{"事难办"}, Device: "d", Address: "a"},
+		at("2026-09-30 16:00"))
+	if got := rec.Case.CallbackDue.In(chinaTime).Format("2006-01-02"); got != "2026-10-08" {
+		t.Fatalf("回访 due %s, want 2026-10-08, the first working day after the holiday", got)
+	}
+	if got := rec.Case.RectifyDue.In(chinaTime).Format("2006-01-02"); got != "2026-10-27" {
+		t.Fatalf("整改 due %s, want 2026-10-27 (15 working days, the make-up Saturday 10-10 counted)", got)
+	}
+}

@@ -250,3 +250,45 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 	}
 	return l, nil
 }
+
+// CounterTallies are a counter's ratings this month and over the last
+// twelve months.
+type CounterTallies struct {
+	Month, Year Tally
+}
+
+// FindCounterTallies sums a counter's daily totals for the month of now and
+// the twelve months up to it.
+func (s *Store) FindCounterTallies(ctx context.Context, counterID uint, now time.Time) (CounterTallies, error) {
+	var out CounterTallies
+	local := now.In(chinaTime)
+	monthStart := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, chinaTime)
+	sum := func(from time.Time, dst *Tally) error {
+		return s.db.WithContext(ctx).Table("rating_days").
+			Where("counter_id = ? AND day >= ?", counterID, from.Format("2006-01-02")).
+			Select("COALESCE(SUM(total), 0) AS total, COALESCE(SUM(satisfied), 0) AS satisfied, COALESCE(SUM(bad), 0) AS bad").
+			Scan(dst).Error
+	}
+	if err := sum(monthStart, &out.Month); err != nil {
+		return out, fmt.Errorf("counter tallies: %w", err)
+	}
+	if err := sum(monthStart.AddDate(0, -11, 0), &out.Year); err != nil {
+		return out, fmt.Errorf("counter tallies: %w", err)
+	}
+	return out, nil
+}
+
+// CountRows counts the rows of one of the tables that hold what residents
+// submit, for health checks and tests.
+func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
+	switch table {
+	case "ratings", "cases", "case_events", "rating_days":
+	default:
+		return 0, fmt.Errorf("count rows: %q is not a countable table", table)
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Table(table).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count rows of %s: %w", table, err)
+	}
+	return int(n), nil
+}

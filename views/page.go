@@ -16,8 +16,7 @@ type Page struct {
 	Title string
 	// Path is the request path.
 	Path string
-	// Section names the nav entry to mark as current: "home", "services",
-	// "person", "company" or "counters".
+	// Section names the nav entry to mark as current, e.g. "services".
 	Section string
 	// URL is the page's absolute address, printed on paper copies.
 	URL string

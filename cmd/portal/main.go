@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,7 @@ type config struct {
 	sessionKey      string
 	secureCookies   bool
 	baseURL         string
+	rating          models.RatingRules
 	shutdownTimeout time.Duration
 }
 
@@ -93,6 +95,45 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_SHUTDOWN_TIMEOUT: %w", err)
 		}
 		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let requests finish at shutdown (PORTAL_SHUTDOWN_TIMEOUT)")
+	}
+	if cmd == "serve" || cmd == "seed" {
+		defaults := models.DefaultRatingRules()
+		var err error
+		cfg.rating.FiveLevels = getenv("PORTAL_RATING_SCALE") == "five"
+		fs.Func("rating-scale", "rating scale: two (满意/不满意) or five (national five levels) (PORTAL_RATING_SCALE; default two)", func(v string) error {
+			switch v {
+			case "two", "five":
+				cfg.rating.FiveLevels = v == "five"
+				return nil
+			}
+			return fmt.Errorf("use two or five")
+		})
+		if cfg.rating.Window, err = time.ParseDuration(env("PORTAL_RATING_WINDOW", defaults.Window.String())); err != nil {
+			return nil, fmt.Errorf("PORTAL_RATING_WINDOW: %w", err)
+		}
+		fs.DurationVar(&cfg.rating.Window, "rating-window", cfg.rating.Window, "how long one phone waits to rate the same counter again (PORTAL_RATING_WINDOW)")
+		intFlag := func(p *int, name, envName string, def int, usage string) error {
+			v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", envName, err)
+			}
+			fs.IntVar(p, name, v, usage+" ("+envName+")")
+			return nil
+		}
+		for _, f := range []struct {
+			p             *int
+			name, envName string
+			def           int
+			usage         string
+		}{
+			{&cfg.rating.PerAddressPerHour, "rating-address-limit", "PORTAL_RATING_ADDRESS_LIMIT", defaults.PerAddressPerHour, "ratings one network address may send in an hour"},
+			{&cfg.rating.CallbackDays, "callback-days", "PORTAL_CALLBACK_DAYS", defaults.CallbackDays, "working days allowed for the 回访 of a 差评"},
+			{&cfg.rating.RectifyDays, "rectify-days", "PORTAL_RECTIFY_DAYS", defaults.RectifyDays, "working days allowed for the 整改 of a 差评"},
+		} {
+			if err := intFlag(f.p, f.name, f.envName, f.def, f.usage); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -173,6 +214,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintf(stdout, "demo data: added %d themes, %d departments, %d counters, %d service items, %d boards\n",
 			rep.Themes, rep.Departments, rep.Counters, rep.ServiceItems, rep.Boards)
+		n, err := store.LoadDemoRatings(ctx, cfg.rating, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo data: added %d ratings\n", n)
 		return nil
 	}
 	if cfg.demo {
@@ -180,7 +226,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		logger.Info("demo data loaded", slog.Int("added", rep.Added()))
+		n, err := store.LoadDemoRatings(ctx, cfg.rating, time.Now())
+		if err != nil {
+			return err
+		}
+		logger.Info("demo data loaded", slog.Int("added", rep.Added()), slog.Int("ratings", n))
 	}
 	return serve(ctx, cfg, store, logger, stdout)
 }
@@ -193,7 +243,7 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" {
 		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating})
 	if err != nil {
 		return err
 	}

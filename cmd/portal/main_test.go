@@ -28,19 +28,20 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 3 migrations") {
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 4 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
 		t.Fatalf("second migrate: %q", out)
 	}
-	if out := runOK("seed", "-db", db); !strings.Contains(out, "68 service items") {
+	if out := runOK("seed", "-db", db); !strings.Contains(out, "68 service items") || !strings.Contains(out, "ratings") {
 		t.Fatalf("first seed: %q", out)
 	}
-	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items, 0 boards") {
+	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items, 0 boards") ||
+		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 3") {
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 4") {
 		t.Fatalf("version: %q", out)
 	}
 	var out, errs bytes.Buffer
@@ -53,12 +54,14 @@ func TestCommands(t *testing.T) {
 }
 
 func TestEnvironmentFallsBackForFlags(t *testing.T) {
-	env := map[string]string{"PORTAL_DATABASE": "/tmp/x.db", "PORTAL_ADDR": "127.0.0.1:9999", "PORTAL_DEMO": "true"}
+	env := map[string]string{"PORTAL_DATABASE": "/tmp/x.db", "PORTAL_ADDR": "127.0.0.1:9999", "PORTAL_DEMO": "true",
+		"PORTAL_RATING_SCALE": "five", "PORTAL_RECTIFY_DAYS": "10"}
 	cfg, err := parseFlags("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.database != "/tmp/x.db" || cfg.addr != "127.0.0.1:9999" || !cfg.demo {
+	if cfg.database != "/tmp/x.db" || cfg.addr != "127.0.0.1:9999" || !cfg.demo || !cfg.rating.FiveLevels ||
+		cfg.rating.RectifyDays != 10 || cfg.rating.CallbackDays != 1 || cfg.rating.Window.Hours() != 12 {
 		t.Fatalf("config from environment: %+v", cfg)
 	}
 	cfg, err = parseFlags("serve", []string{"-addr", ":1234"}, func(k string) string { return env[k] }, io.Discard)
@@ -67,6 +70,9 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	}
 	if cfg.addr != ":1234" {
 		t.Fatalf("a flag must win over the environment: %q", cfg.addr)
+	}
+	if _, err := parseFlags("serve", []string{"-rating-scale", "seven"}, noEnv, io.Discard); err == nil {
+		t.Fatal("an unknown rating scale must be refused")
 	}
 }
 

@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/zwfw/portal/models"
+	"github.com/zwfw/portal/views"
+)
+
+// raterCookie identifies a rater's phone, so that one phone rates a counter
+// once in the window. It holds a random number, nothing about the person.
+const raterCookie = "rater"
+
+// rater returns the rater's device ID, setting the cookie on first use.
+func (h *Handler) rater(c echo.Context) string {
+	if ck, err := c.Cookie(raterCookie); err == nil && len(ck.Value) == 32 {
+		return ck.Value
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id, Path: "/r/", MaxAge: 400 * 24 * 3600,
+		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+	return id
+}
+
+// ratingForm is the rating page's data for a counter.
+func (h *Handler) ratingForm(c echo.Context, ctr *models.Counter) views.RatingForm {
+	return views.RatingForm{
+		Counter: ctr, CSRF: csrfToken(c), Levels: h.rules.Levels(), Reasons: models.BadReasons(),
+		MaxComment: models.MaxCommentRunes, Window: h.rules.Window,
+	}
+}
+
+// handleRatingNew is /r/{code}, what the counter's QR code opens: 满意 in
+// one tap, 不满意 (or a level below 基本满意) on to the reasons.
+func (h *Handler) handleRatingNew(c echo.Context) error {
+	ctr, err := h.store.FindRatableCounter(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	h.rater(c)
+	form := h.ratingForm(c, ctr)
+	p := h.page(c, "评价 "+ctr.Name)
+	if lv, err := strconv.Atoi(c.QueryParam("level")); err == nil && models.IsBad(lv) && validLevel(h.rules, lv) {
+		form.Level = lv
+		return h.render(c, http.StatusOK, views.RatingReasonsPage(p, form))
+	}
+	return h.render(c, http.StatusOK, views.RatingPage(p, form))
+}
+
+func validLevel(rules models.RatingRules, level int) bool {
+	for _, l := range rules.Levels() {
+		if l == level {
+			return true
+		}
+	}
+	return false
+}
+
+// handleRatingCreate stores a rating and sends the rater to the thank-you
+// page, or says plainly why it was not counted.
+func (h *Handler) handleRatingCreate(c echo.Context) error {
+	ctx := c.Request().Context()
+	ctr, err := h.store.FindRatableCounter(ctx, c.Param("code"))
+	if err != nil {
+		return err
+	}
+	form := h.ratingForm(c, ctr)
+	form.Level, _ = strconv.Atoi(c.FormValue("level"))
+	params, _ := c.FormParams()
+	form.Chosen = params["reasons"]
+	form.Comment, form.Phone = displayable(c.FormValue("comment")), displayable(c.FormValue("phone"))
+	in := models.RatingInput{
+		CounterCode: ctr.Code, Level: form.Level, Reasons: form.Chosen,
+		Comment: c.FormValue("comment"), Phone: c.FormValue("phone"),
+		Device: h.rater(c), Address: c.RealIP(),
+	}
+	rec, err := h.store.RateCounter(ctx, in, h.rules, time.Now())
+	p := h.page(c, "评价 "+ctr.Name)
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		form.Errors = verr.Fields
+		if verr.Field("level") != "" {
+			return h.render(c, http.StatusUnprocessableEntity, views.RatingPage(p, form))
+		}
+		return h.render(c, http.StatusUnprocessableEntity, views.RatingReasonsPage(p, form))
+	case errors.Is(err, models.ErrAlreadyRated):
+		return h.render(c, http.StatusConflict, views.RatingRefusedPage(p, form, views.RefusedAlreadyRated))
+	case errors.Is(err, models.ErrRateLimited):
+		return h.render(c, http.StatusTooManyRequests, views.RatingRefusedPage(p, form, views.RefusedRateLimited))
+	case err != nil:
+		return err
+	}
+	receipt := "rated"
+	if rec.Case != nil {
+		receipt = rec.Case.Number + " " + rec.Case.LookupCode
+	}
+	if err := h.setFlash(c, receipt); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/r/"+ctr.Code+"/thanks")
+}
+
+// handleRatingThanks confirms a rating; after a 差评 it gives the case
+// number and lookup code once.
+func (h *Handler) handleRatingThanks(c echo.Context) error {
+	ctr, err := h.store.FindRatableCounter(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	p := h.page(c, "感谢您的评价")
+	receipt := p.Flash
+	p.Flash = ""
+	data := views.ThanksData{Counter: ctr, Rated: receipt != ""}
+	if number, code, ok := cutReceipt(receipt); ok {
+		data.CaseNumber, data.LookupCode = number, code
+	}
+	return h.render(c, http.StatusOK, views.RatingThanksPage(p, data))
+}
+
+func cutReceipt(s string) (number, code string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// handleCounterPoster is the counter's A4 QR poster.
+func (h *Handler) handleCounterPoster(c echo.Context) error {
+	ctr, err := h.store.FindRatableCounter(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return err
+	}
+	target := h.absoluteURL(c, "/r/"+ctr.Code)
+	code, err := qrCode(target)
+	if err != nil {
+		return err
+	}
+	p := h.page(c, ctr.Name+"评价二维码")
+	p.URL = target
+	return h.render(c, http.StatusOK, views.PosterPage(p, ctr, code, h.rules.FiveLevels))
+}
+
+// handleRatingStats is /ratings: satisfaction by department and counter
+// for a month, ranked, with the twelve-month trend.
+func (h *Handler) handleRatingStats(c echo.Context) error {
+	month := c.QueryParam("month")
+	current := models.MonthOf(time.Now())
+	if month == "" {
+		month = current
+	}
+	st, err := h.store.FindRatingStats(c.Request().Context(), displayable(month))
+	p := h.page(c, "好差评公示")
+	var verr *models.ValidationError
+	if errors.As(err, &verr) {
+		st, err = h.store.FindRatingStats(c.Request().Context(), current)
+		if err != nil {
+			return err
+		}
+		p.Title = "好差评公示"
+		return h.render(c, http.StatusUnprocessableEntity, views.RatingStatsPage(p, views.StatsData{Stats: st, Months: lastMonths(12), Error: verr.Field("month")}))
+	}
+	if err != nil {
+		return err
+	}
+	p.Title = st.Month + " 好差评公示"
+	return h.render(c, http.StatusOK, views.RatingStatsPage(p, views.StatsData{Stats: st, Months: lastMonths(12)}))
+}
+
+// lastMonths lists the n months up to this one, newest first.
+func lastMonths(n int) []string {
+	now := time.Now()
+	first := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, now.Location())
+	out := make([]string, n)
+	for i := range out {
+		out[i] = models.MonthOf(first.AddDate(0, -i, 0))
+	}
+	return out
+}
