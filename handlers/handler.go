@@ -74,14 +74,14 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		SameSite: http.SameSiteLaxMode,
 	}
 	return &Handler{
-		store:        store,
-		logger:       logger,
-		sessions:     cookies,
-		assets:       assets,
+		store:         store,
+		logger:        logger,
+		sessions:      cookies,
+		assets:        assets,
 		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
 		rules:         cfg.Rating,
 		secureCookies: cfg.SecureCookies,
-		toSimplified: t2s,
+		toSimplified:  t2s,
 	}, nil
 }
 
