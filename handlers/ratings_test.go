@@ -221,7 +221,7 @@ func TestPublicResults(t *testing.T) {
 	}{
 		{"/ratings", 200, []string{"好差评”公示", "满意率", "<svg", "查看数据表", "部门满意率排名", "窗口满意率排名", `href="/counters/C02"`}},
 		{"/ratings?month=2099-13", 422, []string{"月份格式应为"}},
-		{"/cases", 200, []string{"差评督办亮单", "各部门督办情况", "按期办结率", "已整改", "用时"}},
+		{"/cases", 200, []string{"差评督办亮单", "各部门督办情况", "按期办结率", "已整改", "个工作日"}},
 		{"/cases?department=hzk", 200, []string{"临江市公安局清河分局户政科"}},
 		{"/cases?department=nope", 422, []string{"没有找到这个部门"}},
 		{"/cases?page=abc", 422, []string{"页码应为大于 0 的整数"}},
