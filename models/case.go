@@ -154,8 +154,9 @@ func (s *Store) LookupCase(ctx context.Context, number, code string) (*Case, err
 
 // CaseStep is a staff action on a case.
 type CaseStep struct {
-	Actor string
-	Note  string
+	// By is the staff member taking the step.
+	By   Actor
+	Note string
 	// Finding, for a verification: 属实, 不属实 or 无法核实.
 	Finding string
 	// ResponsiblePerson, Measures and Deadline, for starting a 整改.
@@ -182,7 +183,7 @@ func requireText(errs map[string]string, field, value, label string, max int) {
 // advance applies one step to a case, records the event, and saves, in one
 // transaction. A departmentID other than 0 restricts the step to that
 // department's cases.
-func (s *Store) advance(ctx context.Context, caseID, departmentID uint, actor string, now time.Time, apply func(c *Case) (note string, err error)) error {
+func (s *Store) advance(ctx context.Context, caseID, departmentID uint, by Actor, now time.Time, apply func(c *Case) (note string, err error)) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Case
 		q := tx.Where("id = ?", caseID)
@@ -192,7 +193,11 @@ func (s *Store) advance(ctx context.Context, caseID, departmentID uint, actor st
 		if err := q.First(&c).Error; err != nil {
 			return err
 		}
-		return s.saveStep(tx, &c, actor, now, apply)
+		before := caseRecord(c)
+		if err := s.saveStep(tx, &c, by.Name, now, apply); err != nil {
+			return err
+		}
+		return audit(tx, by, "督办单"+c.State, "督办单 "+c.Number, before, caseRecord(c), now)
 	})
 	return caseError(caseID, err)
 }
@@ -208,6 +213,14 @@ func (s *Store) saveStep(tx *gorm.DB, c *Case, actor string, now time.Time, appl
 		return err
 	}
 	return tx.Create(&CaseEvent{CaseID: c.ID, CreatedAt: now, Actor: actor, From: from, To: c.State, Note: note}).Error
+}
+
+// caseRecord is what the audit log keeps of a case: its working fields,
+// not the rater's.
+func caseRecord(c Case) map[string]any {
+	return map[string]any{"状态": c.State, "核实结果": c.Finding, "整改责任人": c.ResponsiblePerson,
+		"整改措施": c.Measures, "整改期限": c.RectifyDue.In(chinaTime).Format("2006-01-02"),
+		"办理结果": c.Outcome, "办理情况": c.Resolution}
 }
 
 func caseError(caseID uint, err error) error {
@@ -229,7 +242,7 @@ func wrongState(c *Case, want ...string) error {
 
 // RecordCallback records the 回访 of a case: 待回访 → 已回访.
 func (s *Store) RecordCallback(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
-	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+	return s.advance(ctx, caseID, departmentID, step.By, now, func(c *Case) (string, error) {
 		if err := wrongState(c, CaseAwaitingCallback); err != nil {
 			return "", err
 		}
@@ -245,7 +258,7 @@ func (s *Store) RecordCallback(ctx context.Context, caseID, departmentID uint, s
 
 // RecordFinding records the 核实 of a case: 已回访 → 已核实.
 func (s *Store) RecordFinding(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
-	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+	return s.advance(ctx, caseID, departmentID, step.By, now, func(c *Case) (string, error) {
 		if err := wrongState(c, CaseCalledBack); err != nil {
 			return "", err
 		}
@@ -266,7 +279,7 @@ func (s *Store) RecordFinding(ctx context.Context, caseID, departmentID uint, st
 // → 整改中, with a responsible person, the measures and, if given, a
 // deadline other than the default.
 func (s *Store) StartRectification(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
-	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+	return s.advance(ctx, caseID, departmentID, step.By, now, func(c *Case) (string, error) {
 		if err := wrongState(c, CaseVerified); err != nil {
 			return "", err
 		}
@@ -295,7 +308,7 @@ func (s *Store) StartRectification(ctx context.Context, caseID, departmentID uin
 // 已整改 or 未能整改; from 已核实 as 已解释说明, or 不属实 when the finding
 // was so.
 func (s *Store) CloseCase(ctx context.Context, caseID, departmentID uint, step CaseStep, now time.Time) error {
-	return s.advance(ctx, caseID, departmentID, step.Actor, now, func(c *Case) (string, error) {
+	return s.advance(ctx, caseID, departmentID, step.By, now, func(c *Case) (string, error) {
 		if err := wrongState(c, CaseRectifying, CaseVerified); err != nil {
 			return "", err
 		}
@@ -356,4 +369,38 @@ func (s *Store) FollowUpCase(ctx context.Context, number, code string, satisfied
 		return nil, caseError(c.ID, err)
 	}
 	return s.LookupCase(ctx, number, code)
+}
+
+// FindCaseQueue returns the open cases of a department (all departments
+// for 0), overdue first, then by the nearest deadline: the work queue.
+func (s *Store) FindCaseQueue(ctx context.Context, departmentID uint, now time.Time) ([]Case, error) {
+	q := s.db.WithContext(ctx).Preload("Counter").Preload("Department").Preload("Rating").
+		Where("state <> ?", CaseClosed)
+	if departmentID != 0 {
+		q = q.Where("department_id = ?", departmentID)
+	}
+	due := "CASE WHEN state = '" + CaseAwaitingCallback + "' THEN callback_due ELSE rectify_due END"
+	var cases []Case
+	err := q.Order(clauseExpr("CASE WHEN "+due+" < ? THEN 0 ELSE 1 END, "+due+", id", now)).Find(&cases).Error
+	if err != nil {
+		return nil, fmt.Errorf("case queue: %w", err)
+	}
+	return cases, nil
+}
+
+// FindCase returns a case with its rating (the rater's number included:
+// staff need it for the 回访) and events, if it belongs to the department
+// (any department for 0).
+func (s *Store) FindCase(ctx context.Context, id, departmentID uint) (*Case, error) {
+	q := s.db.WithContext(ctx).Preload("Counter").Preload("Department").Preload("Rating").
+		Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("created_at, id") }).
+		Where("id = ?", id)
+	if departmentID != 0 {
+		q = q.Where("department_id = ?", departmentID)
+	}
+	var c Case
+	if err := q.First(&c).Error; err != nil {
+		return nil, fmt.Errorf("find case %d: %w", id, mapError(err))
+	}
+	return &c, nil
 }

@@ -52,6 +52,9 @@ func migrations() []migration {
 		{4, "ratings, their daily running totals, cases and case events", func(tx *gorm.DB) error {
 			return tx.AutoMigrate(&Rating{}, &RatingDay{}, &Case{}, &CaseEvent{})
 		}},
+		{5, "staff accounts, failed sign-ins and the audit log", func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&User{}, &signInFailure{}, &AuditEntry{})
+		}},
 	}
 }
 

@@ -171,27 +171,27 @@ func TestCaseLifecycleAndReopen(t *testing.T) {
 	c := rec.Case
 	other := c.DepartmentID + 1
 
-	if err := s.RecordFinding(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "a", Finding: FindingTrue, Note: "n"}, now); !errors.Is(err, ErrWrongState) {
+	if err := s.RecordFinding(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "a"}, Finding: FindingTrue, Note: "n"}, now); !errors.Is(err, ErrWrongState) {
 		t.Fatalf("核实 before 回访: %v, want ErrWrongState", err)
 	}
-	if err := s.RecordCallback(ctx, c.ID, other, CaseStep{Actor: "a", Note: "n"}, now); !errors.Is(err, ErrNotFound) {
+	if err := s.RecordCallback(ctx, c.ID, other, CaseStep{By: Actor{Name: "a"}, Note: "n"}, now); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("another department's case: %v, want ErrNotFound", err)
 	}
-	if err := s.RecordCallback(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "a"}, now); !isValidation(err) {
+	if err := s.RecordCallback(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "a"}}, now); !isValidation(err) {
 		t.Fatalf("回访 without a note: %v", err)
 	}
 	steps := []func() error{
 		func() error {
-			return s.RecordCallback(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "人社局 王敏", Note: "已电话联系"}, now.Add(time.Hour))
+			return s.RecordCallback(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "人社局 王敏"}, Note: "已电话联系"}, now.Add(time.Hour))
 		},
 		func() error {
-			return s.RecordFinding(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "人社局 王敏", Finding: FindingTrue, Note: "录音属实"}, now.Add(2*time.Hour))
+			return s.RecordFinding(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "人社局 王敏"}, Finding: FindingTrue, Note: "录音属实"}, now.Add(2*time.Hour))
 		},
 		func() error {
-			return s.StartRectification(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "人社局 李强", ResponsiblePerson: "李强", Measures: "批评教育并培训"}, now.Add(3*time.Hour))
+			return s.StartRectification(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "人社局 李强"}, ResponsiblePerson: "李强", Measures: "批评教育并培训"}, now.Add(3*time.Hour))
 		},
 		func() error {
-			return s.CloseCase(ctx, c.ID, c.DepartmentID, CaseStep{Actor: "人社局 李强", Outcome: OutcomeFixed, Resolution: "已培训"}, now.Add(48*time.Hour))
+			return s.CloseCase(ctx, c.ID, c.DepartmentID, CaseStep{By: Actor{Name: "人社局 李强"}, Outcome: OutcomeFixed, Resolution: "已培训"}, now.Add(48*time.Hour))
 		},
 	}
 	for i, step := range steps {

@@ -1,6 +1,10 @@
 package models
 
-import "strings"
+import (
+	"strings"
+
+	"gorm.io/gorm/clause"
+)
 
 // validCode reports whether s can be a public code (of a service item or a
 // counter): short, and only ASCII letters, digits and dashes. Anything else
@@ -36,4 +40,9 @@ func splitLines(s string) []string {
 		}
 	}
 	return out
+}
+
+// clauseExpr is an ORDER BY expression with bound values.
+func clauseExpr(sql string, vars ...any) clause.OrderBy {
+	return clause.OrderBy{Expression: clause.Expr{SQL: sql, Vars: vars}}
 }
