@@ -16,7 +16,33 @@ import (
 const (
 	lookupNumberKey = "lookup_number"
 	lookupCodeKey   = "lookup_code"
+	lookupAtKey     = "lookup_at"
+	// lookupLifetime bounds how long a looked-up case stays on screen: on a
+	// shared computer in the hall, the next person must not see it.
+	lookupLifetime = 15 * time.Minute
 )
+
+// lookedUp returns the case number and code kept from the last lookup, if
+// it is recent.
+func (h *Handler) lookedUp(c echo.Context) (number, code string) {
+	sess, _ := h.sessions.Get(c.Request(), sessionName)
+	at, _ := sess.Values[lookupAtKey].(int64)
+	if time.Since(time.Unix(at, 0)) > lookupLifetime {
+		return "", ""
+	}
+	number, _ = sess.Values[lookupNumberKey].(string)
+	code, _ = sess.Values[lookupCodeKey].(string)
+	return number, code
+}
+
+// forgetLookup clears the kept lookup.
+func (h *Handler) forgetLookup(c echo.Context) error {
+	sess, _ := h.sessions.Get(c.Request(), sessionName)
+	delete(sess.Values, lookupNumberKey)
+	delete(sess.Values, lookupCodeKey)
+	delete(sess.Values, lookupAtKey)
+	return sess.Save(c.Request(), c.Response())
+}
 
 // handleCaseLookupForm is /cases/lookup: a rater follows their case without
 // an account. After a successful lookup the case is shown from the session,
@@ -25,13 +51,16 @@ func (h *Handler) handleCaseLookupForm(c echo.Context) error {
 	ctx := c.Request().Context()
 	p := h.page(c, "督办单查询")
 	data := views.LookupData{CSRF: csrfToken(c), Now: time.Now()}
-	sess, _ := h.sessions.Get(c.Request(), sessionName)
-	number, _ := sess.Values[lookupNumberKey].(string)
-	code, _ := sess.Values[lookupCodeKey].(string)
-	if c.QueryParam("new") == "" && number != "" {
-		if cs, err := h.store.LookupCase(ctx, number, code); err == nil {
-			data.Case = cs
+	if c.QueryParam("new") != "" {
+		if err := h.forgetLookup(c); err != nil {
+			return err
 		}
+	} else if number, code := h.lookedUp(c); number != "" {
+		cs, err := h.store.LookupCase(ctx, number, code, h.pseudonym(c.RealIP()), time.Now())
+		if err != nil && !errors.Is(err, models.ErrNotFound) && !errors.Is(err, models.ErrLookupThrottled) {
+			return err
+		}
+		data.Case = cs
 	}
 	data.Number = c.QueryParam("number")
 	return h.render(c, http.StatusOK, views.LookupPage(p, data))
@@ -53,15 +82,20 @@ func (h *Handler) handleCaseLookup(c echo.Context) error {
 	if len(data.Errors) > 0 {
 		return h.render(c, http.StatusUnprocessableEntity, views.LookupPage(p, data))
 	}
-	if _, err := h.store.LookupCase(ctx, number, code); err != nil {
-		if errors.Is(err, models.ErrNotFound) {
+	if _, err := h.store.LookupCase(ctx, number, code, h.pseudonym(c.RealIP()), time.Now()); err != nil {
+		switch {
+		case errors.Is(err, models.ErrNotFound):
 			data.Errors["code"] = "编号或查询码不正确，请核对评价后页面上显示的编号和查询码。"
 			return h.render(c, http.StatusUnprocessableEntity, views.LookupPage(p, data))
+		case errors.Is(err, models.ErrLookupThrottled):
+			data.Errors["code"] = "查询码输错次数过多，请 15 分钟后再试；如遗失查询码，请拨打 12345 反映。"
+			return h.render(c, http.StatusTooManyRequests, views.LookupPage(p, data))
 		}
 		return err
 	}
 	sess, _ := h.sessions.Get(c.Request(), sessionName)
 	sess.Values[lookupNumberKey], sess.Values[lookupCodeKey] = number, code
+	sess.Values[lookupAtKey] = time.Now().Unix()
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
@@ -71,10 +105,11 @@ func (h *Handler) handleCaseLookup(c echo.Context) error {
 // handleCaseFollowUp records the rater's 追评 of a closed case; 不满意
 // reopens it.
 func (h *Handler) handleCaseFollowUp(c echo.Context) error {
-	sess, _ := h.sessions.Get(c.Request(), sessionName)
-	number, _ := sess.Values[lookupNumberKey].(string)
-	code, _ := sess.Values[lookupCodeKey].(string)
+	number, code := h.lookedUp(c)
 	if number == "" {
+		if err := h.setFlash(c, "查询已超时，请重新输入编号和查询码。"); err != nil {
+			return err
+		}
 		return c.Redirect(http.StatusSeeOther, "/cases/lookup")
 	}
 	var satisfied bool
@@ -85,15 +120,17 @@ func (h *Handler) handleCaseFollowUp(c echo.Context) error {
 	default:
 		return echo.NewHTTPError(http.StatusUnprocessableEntity)
 	}
-	_, err := h.store.FollowUpCase(c.Request().Context(), number, code, satisfied, h.rules, time.Now())
+	_, err := h.store.FollowUpCase(c.Request().Context(), number, code, h.pseudonym(c.RealIP()), satisfied, h.rules, time.Now())
 	msg := "感谢您的追评。"
 	switch {
 	case errors.Is(err, models.ErrWrongState):
 		msg = "该督办单当前不能追评：只有已办结且尚未追评的督办单可以追评。"
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, models.ErrLookupThrottled):
+		msg = "未能确认督办单，请重新输入编号和查询码。"
 	case err != nil:
 		return err
 	case !satisfied:
-		msg = "已收到您的追评。督办单已重新开启（复号），工作人员将在 1 个工作日内再次回访。"
+		msg = "已收到您的追评。督办单已重新开启（复号），工作人员将在 " + strconv.Itoa(h.rules.CallbackDays) + " 个工作日内再次回访。"
 	}
 	if err := h.setFlash(c, msg); err != nil {
 		return err

@@ -25,6 +25,10 @@ type Config struct {
 	SecureCookies bool
 	// Rating holds the rules of 好差评: scale, window, limits, deadlines.
 	Rating models.RatingRules
+	// TrustProxy takes the client's address from X-Forwarded-For; set it
+	// only behind a reverse proxy that sets the header, or anyone can claim
+	// any address and escape the rating limits.
+	TrustProxy bool
 	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
 	// printed on paper copies; empty means the address the request used.
 	BaseURL string
@@ -41,6 +45,9 @@ type Handler struct {
 	rules    models.RatingRules
 	// secureCookies marks every cookie Secure (served over TLS).
 	secureCookies bool
+	trustProxy    bool
+	// key signs the rater cookie and keys the pseudonyms of addresses.
+	key []byte
 	// toSimplified converts Traditional Chinese search input to Simplified,
 	// the script the guides are written and indexed in.
 	toSimplified *opencc.OpenCC
@@ -81,6 +88,8 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		baseURL:       strings.TrimRight(cfg.BaseURL, "/"),
 		rules:         cfg.Rating,
 		secureCookies: cfg.SecureCookies,
+		trustProxy:    cfg.TrustProxy,
+		key:           cfg.SessionKey,
 		toSimplified:  t2s,
 	}, nil
 }

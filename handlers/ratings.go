@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,24 +21,39 @@ import (
 // once in the window. It holds a random number, nothing about the person.
 const raterCookie = "rater"
 
-// rater returns the rater's device ID, setting the cookie on first use.
-func (h *Handler) rater(c echo.Context) string {
-	if ck, err := c.Cookie(raterCookie); err == nil && len(ck.Value) == 32 {
-		return ck.Value
+// rater returns the rater's device ID from its signed cookie, setting a new
+// one when there is none. ok is false when the request carried no valid
+// cookie: a rating is accepted only from a phone that opened the page.
+func (h *Handler) rater(c echo.Context) (id string, ok bool) {
+	if ck, err := c.Cookie(raterCookie); err == nil {
+		if id, sig, found := strings.Cut(ck.Value, "."); found && hmac.Equal([]byte(sig), []byte(h.sign(id))) {
+			return id, true
+		}
 	}
 	var b [16]byte
 	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
-	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id, Path: "/r/", MaxAge: 400 * 24 * 3600,
+	id = hex.EncodeToString(b[:])
+	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id + "." + h.sign(id), Path: "/r/", MaxAge: 400 * 24 * 3600,
 		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
-	return id
+	return id, false
 }
+
+// sign is the HMAC of a value under the deployment's key.
+func (h *Handler) sign(value string) string {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// pseudonym keys a network address, so that the database never holds an
+// address anyone could look up.
+func (h *Handler) pseudonym(address string) string { return h.sign("address:" + address) }
 
 // ratingForm is the rating page's data for a counter.
 func (h *Handler) ratingForm(c echo.Context, ctr *models.Counter) views.RatingForm {
 	return views.RatingForm{
 		Counter: ctr, CSRF: csrfToken(c), Levels: h.rules.Levels(), Reasons: models.BadReasons(),
-		MaxComment: models.MaxCommentRunes, Window: h.rules.Window,
+		MaxComment: models.MaxCommentRunes, Window: h.rules.Window, CallbackDays: h.rules.CallbackDays,
 	}
 }
 
@@ -78,10 +96,14 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	params, _ := c.FormParams()
 	form.Chosen = params["reasons"]
 	form.Comment, form.Phone = displayable(c.FormValue("comment")), displayable(c.FormValue("phone"))
+	device, ok := h.rater(c)
+	if !ok {
+		return echo.NewHTTPError(http.StatusForbidden)
+	}
 	in := models.RatingInput{
 		CounterCode: ctr.Code, Level: form.Level, Reasons: form.Chosen,
 		Comment: c.FormValue("comment"), Phone: c.FormValue("phone"),
-		Device: h.rater(c), Address: c.RealIP(),
+		Device: device, Address: h.pseudonym(c.RealIP()),
 	}
 	rec, err := h.store.RateCounter(ctx, in, h.rules, time.Now())
 	p := h.page(c, "评价 "+ctr.Name)
@@ -100,9 +122,9 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	receipt := "rated"
+	receipt := receiptRated
 	if rec.Case != nil {
-		receipt = rec.Case.Number + " " + rec.Case.LookupCode
+		receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode
 	}
 	if err := h.setFlash(c, receipt); err != nil {
 		return err
@@ -120,21 +142,19 @@ func (h *Handler) handleRatingThanks(c echo.Context) error {
 	p := h.page(c, "感谢您的评价")
 	receipt := p.Flash
 	p.Flash = ""
-	data := views.ThanksData{Counter: ctr, Rated: receipt != ""}
-	if number, code, ok := cutReceipt(receipt); ok {
-		data.CaseNumber, data.LookupCode = number, code
+	data := views.ThanksData{Counter: ctr, Rated: receipt == receiptRated, CallbackDays: h.rules.CallbackDays}
+	if rest, ok := strings.CutPrefix(receipt, receiptCase); ok {
+		data.Rated = true
+		data.CaseNumber, data.LookupCode, _ = strings.Cut(rest, " ")
 	}
 	return h.render(c, http.StatusOK, views.RatingThanksPage(p, data))
 }
 
-func cutReceipt(s string) (number, code string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return "", "", false
-}
+// The receipts a rating leaves in the flash for the thank-you page.
+const (
+	receiptRated = "receipt:rated"
+	receiptCase  = "receipt:case:"
+)
 
 // handleCounterPoster is the counter's A4 QR poster.
 func (h *Handler) handleCounterPoster(c echo.Context) error {
@@ -178,10 +198,11 @@ func (h *Handler) handleRatingStats(c echo.Context) error {
 	return h.render(c, http.StatusOK, views.RatingStatsPage(p, views.StatsData{Stats: st, Months: lastMonths(12)}))
 }
 
-// lastMonths lists the n months up to this one, newest first.
+// lastMonths lists the n months up to this one, newest first, in Beijing
+// time like the statistics.
 func lastMonths(n int) []string {
-	now := time.Now()
-	first := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, now.Location())
+	now := time.Now().In(beijing)
+	first := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, beijing)
 	out := make([]string, n)
 	for i := range out {
 		out[i] = models.MonthOf(first.AddDate(0, -i, 0))

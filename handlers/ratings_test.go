@@ -90,8 +90,17 @@ func TestRatingFlow(t *testing.T) {
 		!strings.Contains(body, `href="/r/C02?level=2"`) {
 		t.Fatalf("rating page: %d", res.StatusCode)
 	}
-	if len(body) > 8*1024 {
-		t.Fatalf("the rating page is %d bytes: keep it small for slow networks", len(body))
+	// Everything the page loads: the HTML, the stylesheet, the icon.
+	total := len(body)
+	for _, m := range regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(body, -1) {
+		res, asset := phone.get(t, m[1])
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", m[1], res.StatusCode)
+		}
+		total += len(asset)
+	}
+	if total > 30*1024 {
+		t.Fatalf("the rating page loads %d bytes in all: keep it under 30 KB for slow networks", total)
 	}
 
 	// 满意 in one tap.
@@ -158,7 +167,7 @@ func TestRatingInputErrors(t *testing.T) {
 	}{
 		{"no reason", url.Values{"level": {"2"}}, "请至少选择一项不满意的原因"},
 		{"其他 without words", url.Values{"level": {"2"}, "reasons": {"其他"}}, "选择“其他”时，请简要说明情况"},
-		{"overlong comment", url.Values{"level": {"2"}, "reasons": {"事难办"}, "comment": {strings.Repeat("慢", 201)}}, "意见不能超过 200 个字"},
+		{"overlong comment", url.Values{"level": {"2"}, "reasons": {"事难办"}, "comment": {strings.Repeat("慢", 201)}}, "具体情况不能超过 200 个字"},
 		{"bad phone", url.Values{"level": {"2"}, "reasons": {"事难办"}, "phone": {"12345"}, "comment": {"我的意见"}}, "请填写 11 位手机号码"},
 		{"no level", url.Values{}, "请选择您对本窗口服务的评价"},
 	}
@@ -226,7 +235,7 @@ func TestPublicResults(t *testing.T) {
 		{"/cases?department=nope", 422, []string{"没有找到这个部门"}},
 		{"/cases?page=abc", 422, []string{"页码应为大于 0 的整数"}},
 		{"/counters/C02", 200, []string{"服务评价", "本月满意率", "近 12 个月评价", `href="/r/C02"`}},
-		{"/counters/C02/poster", 200, []string{"好差评", "<svg", "/r/C02", "两步完成评价"}},
+		{"/counters/C02/poster", 200, []string{"好差评", "<svg", "/r/C02", "点“满意”即完成评价"}},
 	}
 	for _, tt := range tests {
 		res, body := app.get(t, tt.target)
@@ -276,4 +285,85 @@ func TestFiveLevelRatingPage(t *testing.T) {
 			t.Errorf("five-level page lacks %q", w)
 		}
 	}
+}
+
+func TestRatingNeedsTheRaterCookie(t *testing.T) {
+	app := newTestApp(t)
+	before := app.count(t, "ratings")
+	for _, cookie := range []string{"", "0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef.forged"} {
+		b := newBrowser(app, "10.4.0.1")
+		_, page := b.get(t, "/r/C02")
+		token := csrfField.FindStringSubmatch(page)[1]
+		if cookie == "" {
+			delete(b.cookies, "rater")
+		} else {
+			b.cookies["rater"] = &http.Cookie{Name: "rater", Value: cookie}
+		}
+		form := url.Values{"level": {"4"}, "_csrf": {token}}
+		req := httptest.NewRequest(http.MethodPost, "/r/C02", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if res, _ := b.do(t, req); res.StatusCode != http.StatusForbidden {
+			t.Errorf("rater cookie %q: %d, want 403", cookie, res.StatusCode)
+		}
+	}
+	if app.count(t, "ratings") != before {
+		t.Fatal("a rating without a valid rater cookie was stored")
+	}
+}
+
+func TestForwardedAddressesAreNotTrustedByDefault(t *testing.T) {
+	rules := models.DefaultRatingRules()
+	rules.PerAddressPerHour = 1
+	app := newTestAppWith(t, Config{Rating: rules})
+	for i, code := range []string{"C01", "C02"} {
+		b := newBrowser(app, "10.5.0.1")
+		_, page := b.get(t, "/r/"+code)
+		form := url.Values{"level": {"4"}, "_csrf": {csrfField.FindStringSubmatch(page)[1]}}
+		req := httptest.NewRequest(http.MethodPost, "/r/"+code, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "192.0.2."+string(rune('1'+i)))
+		res, _ := b.do(t, req)
+		if want := []int{http.StatusSeeOther, http.StatusTooManyRequests}[i]; res.StatusCode != want {
+			t.Fatalf("rating %d with a forged X-Forwarded-For: %d, want %d", i+1, res.StatusCode, want)
+		}
+	}
+}
+
+func TestLookupIsThrottled(t *testing.T) {
+	app := newTestApp(t)
+	b := newBrowser(app, "10.6.0.1")
+	res, _ := b.post(t, "/r/C02?level=2", "/r/C02", url.Values{"level": {"2"}, "reasons": {"事难办"}})
+	_, body := b.follow(t, res)
+	number := regexp.MustCompile(`DB\d{8}-\d{4}`).FindString(body)
+	guesser := newBrowser(app, "10.6.0.2")
+	for i := 0; i < 5; i++ {
+		res, _ := guesser.post(t, "/cases/lookup", "/cases/lookup", url.Values{"number": {number}, "code": {"99999" + string(rune('0'+i))}})
+		if res.StatusCode != 422 && res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("guess %d: %d", i+1, res.StatusCode)
+		}
+	}
+	res, body = guesser.post(t, "/cases/lookup", "/cases/lookup", url.Values{"number": {number}, "code": {"123456"}})
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "查询码输错次数过多") {
+		t.Fatalf("after 5 wrong codes: %d", res.StatusCode)
+	}
+}
+
+func TestCaseFiguresFollowTheFilter(t *testing.T) {
+	app := newTestApp(t)
+	if _, err := app.store.LoadDemoRatings(context.Background(), models.DefaultRatingRules(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, body := app.get(t, "/cases?department=hzk")
+	i := strings.Index(body, "各部门督办情况")
+	j := strings.Index(body, "已办结督办单")
+	figures := body[i:j]
+	if !strings.Contains(figures, "户政科") || strings.Contains(figures, "人力资源和社会保障局") {
+		t.Fatal("with a department chosen, the figures must be that department's only")
+	}
+}
+
+func httptestPost(target string, form url.Values) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return req
 }

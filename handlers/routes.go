@@ -15,6 +15,12 @@ func (h *Handler) Routes() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = h.handleError
+	// The client's address counts ratings and sign-in failures: take it
+	// from the connection unless a trusted proxy stands in front.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if h.trustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
@@ -51,6 +57,20 @@ func (h *Handler) Routes() *echo.Echo {
 	forms.GET("/cases/lookup", h.handleCaseLookupForm)
 	forms.POST("/cases/lookup", h.handleCaseLookup)
 	forms.POST("/cases/lookup/followup", h.handleCaseFollowUp)
+
+	// The admin area: every route behind sign-in (and CSRF); what a user
+	// may touch is checked again by the store, by department.
+	forms.GET("/admin/login", h.handleAdminLoginForm)
+	forms.POST("/admin/login", h.handleAdminLogin)
+	admin := forms.Group("/admin", h.requireStaff)
+	admin.GET("", h.handleAdminHome)
+	admin.POST("/logout", h.handleAdminLogout)
+	admin.GET("/password", h.handleAdminPasswordForm)
+	admin.POST("/password", h.handleAdminPasswordUpdate)
+	admin.GET("/cases", h.handleAdminCaseIndex)
+	admin.GET("/cases/:id", h.handleAdminCaseShow)
+	admin.POST("/cases/:id/:step", h.handleAdminCaseStep)
+	admin.GET("/audit", h.handleAdminAudit, requireSystemAdmin)
 
 	// Static files and probes for load balancers.
 	get("/static/*", h.handleStatic)

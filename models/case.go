@@ -114,10 +114,12 @@ func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time
 	c := Case{
 		Number: fmt.Sprintf("DB%s-%04d", day, n+1), LookupCode: code,
 		RatingID: r.ID, CounterID: r.CounterID, DepartmentID: r.DepartmentID,
-		State:       CaseAwaitingCallback,
-		CallbackDue: s.cal.AddWorkingDays(local, rules.CallbackDays),
-		RectifyDue:  s.cal.AddWorkingDays(local, rules.RectifyDays),
-		CreatedAt:   now, UpdatedAt: now,
+		State: CaseAwaitingCallback,
+		// Times are stored in UTC: SQLite compares them as text, and text
+		// with mixed offsets does not sort as time.
+		CallbackDue: s.cal.AddWorkingDays(local, rules.CallbackDays).UTC(),
+		RectifyDue:  s.cal.AddWorkingDays(local, rules.RectifyDays).UTC(),
+		CreatedAt:   now.UTC(), UpdatedAt: now.UTC(),
 	}
 	if err := tx.Omit("Rating", "Counter", "Department").Create(&c).Error; err != nil {
 		return nil, err
@@ -130,23 +132,50 @@ func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time
 	return &c, nil
 }
 
+// ErrLookupThrottled means too many wrong lookup codes for a case or from
+// an address: the lookup is locked for a while.
+var ErrLookupThrottled = errors.New("lookup throttled")
+
+// lookupLimits lock a case number after 5 wrong codes, and an address after
+// 20, for 15 minutes: a six-digit code cannot be guessed at that rate.
+var lookupLimits = SignInLimits{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
+
 // LookupCase returns a case with its events for a rater who has its number
 // and lookup code. A wrong code is reported as not found, so that numbers
-// cannot be probed.
-func (s *Store) LookupCase(ctx context.Context, number, code string) (*Case, error) {
+// cannot be probed, and counted against the case and the address.
+func (s *Store) LookupCase(ctx context.Context, number, code, address string, now time.Time) (*Case, error) {
 	number = strings.ToUpper(strings.TrimSpace(number))
 	code = strings.TrimSpace(code)
-	if !validCode(number) || code == "" || len(code) > 10 {
-		return nil, ErrNotFound
+	db := s.db.WithContext(ctx)
+	key, addr := hashOf("case", number), hashOf("address", address)
+	since := now.UTC().Add(-lookupLimits.Window)
+	var byCase, byAddress int64
+	if err := db.Model(&signInFailure{}).Where("account_hash = ? AND created_at > ?", key, since).Count(&byCase).Error; err != nil {
+		return nil, fmt.Errorf("lookup case: %w", err)
+	}
+	if err := db.Model(&signInFailure{}).Where("address_hash = ? AND created_at > ?", addr, since).Count(&byAddress).Error; err != nil {
+		return nil, fmt.Errorf("lookup case: %w", err)
+	}
+	if byCase >= int64(lookupLimits.PerAccount) || byAddress >= int64(lookupLimits.PerAddress) {
+		return nil, ErrLookupThrottled
 	}
 	var c Case
-	err := s.db.WithContext(ctx).Preload("Rating").Preload("Counter").Preload("Department").
-		Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("created_at, id") }).
-		Where("number = ?", number).First(&c).Error
-	if err != nil {
-		return nil, fmt.Errorf("lookup case %s: %w", number, mapError(err))
+	err := ErrNotFound
+	if validCode(number) && code != "" && len(code) <= 10 {
+		err = db.Preload("Rating").Preload("Counter").Preload("Department").
+			Preload("Events", func(db *gorm.DB) *gorm.DB { return db.Order("created_at, id") }).
+			Where("number = ?", number).First(&c).Error
 	}
-	if subtle.ConstantTimeCompare([]byte(c.LookupCode), []byte(code)) != 1 {
+	if err == nil && subtle.ConstantTimeCompare([]byte(c.LookupCode), []byte(code)) != 1 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		if mapError(err) != ErrNotFound {
+			return nil, fmt.Errorf("lookup case %s: %w", number, err)
+		}
+		if ferr := db.Create(&signInFailure{AccountHash: key, AddressHash: addr, CreatedAt: now.UTC()}).Error; ferr != nil {
+			return nil, fmt.Errorf("lookup case: %w", ferr)
+		}
 		return nil, fmt.Errorf("lookup case %s: %w", number, ErrNotFound)
 	}
 	return &c, nil
@@ -184,6 +213,7 @@ func requireText(errs map[string]string, field, value, label string, max int) {
 // transaction. A departmentID other than 0 restricts the step to that
 // department's cases.
 func (s *Store) advance(ctx context.Context, caseID, departmentID uint, by Actor, now time.Time, apply func(c *Case) (note string, err error)) error {
+	now = now.UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Case
 		q := tx.Where("id = ?", caseID)
@@ -289,8 +319,12 @@ func (s *Store) StartRectification(ctx context.Context, caseID, departmentID uin
 		}
 		requireText(errs, "responsible_person", step.ResponsiblePerson, "整改责任人", 60)
 		requireText(errs, "measures", step.Measures, "整改措施", 1000)
-		if !step.Deadline.IsZero() && step.Deadline.Before(now) {
+		switch {
+		case step.Deadline.IsZero():
+		case step.Deadline.Before(now):
 			errs["deadline"] = "整改期限不能早于今天。"
+		case step.Deadline.After(c.RectifyDue):
+			errs["deadline"] = "整改期限不能晚于规定期限 " + c.RectifyDue.In(chinaTime).Format("2006-01-02") + "，可以提前，不能延后。"
 		}
 		if len(errs) > 0 {
 			return "", &ValidationError{Fields: errs}
@@ -298,7 +332,7 @@ func (s *Store) StartRectification(ctx context.Context, caseID, departmentID uin
 		c.State = CaseRectifying
 		c.ResponsiblePerson, c.Measures = strings.TrimSpace(step.ResponsiblePerson), strings.TrimSpace(step.Measures)
 		if !step.Deadline.IsZero() {
-			c.RectifyDue = step.Deadline
+			c.RectifyDue = step.Deadline.UTC()
 		}
 		return fmt.Sprintf("整改责任人 %s，期限 %s：%s", c.ResponsiblePerson, c.RectifyDue.In(chinaTime).Format("2006-01-02"), c.Measures), nil
 	})
@@ -333,20 +367,29 @@ func (s *Store) CloseCase(ctx context.Context, caseID, departmentID uint, step C
 			return "", &ValidationError{Fields: errs}
 		}
 		c.State, c.Outcome, c.Resolution = CaseClosed, step.Outcome, strings.TrimSpace(step.Resolution)
-		c.ClosedAt, c.ClosedOnTime, c.FollowUp = &now, !now.After(c.RectifyDue), ""
+		// On time means both deadlines kept: the 回访 and the 整改.
+		onTime := !now.After(c.RectifyDue) && c.CalledBackAt != nil && !c.CalledBackAt.After(c.CallbackDue)
+		c.ClosedAt, c.ClosedOnTime, c.FollowUp = &now, onTime, ""
 		return "办结（" + c.Outcome + "）：" + c.Resolution, nil
 	})
 }
 
 // FollowUpCase records the rater's 追评 of a closed case. 不满意 reopens it
 // (复号) with new deadlines; the rater needs the number and lookup code.
-func (s *Store) FollowUpCase(ctx context.Context, number, code string, satisfied bool, rules RatingRules, now time.Time) (*Case, error) {
-	c, err := s.LookupCase(ctx, number, code)
+// The case is read again inside the transaction, so that two 追评 sent at
+// once cannot both count.
+func (s *Store) FollowUpCase(ctx context.Context, number, code, address string, satisfied bool, rules RatingRules, now time.Time) (*Case, error) {
+	now = now.UTC()
+	found, err := s.LookupCase(ctx, number, code, address, now)
 	if err != nil {
 		return nil, err
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return s.saveStep(tx, c, "评价人", now, func(c *Case) (string, error) {
+		var c Case
+		if err := tx.First(&c, found.ID).Error; err != nil {
+			return err
+		}
+		return s.saveStep(tx, &c, "评价人", now, func(c *Case) (string, error) {
 			if c.State != CaseClosed {
 				return "", fmt.Errorf("%w: 督办单尚未办结", ErrWrongState)
 			}
@@ -357,18 +400,23 @@ func (s *Store) FollowUpCase(ctx context.Context, number, code string, satisfied
 				c.FollowUp = "满意"
 				return "评价人对办理结果表示满意", nil
 			}
-			local := now.In(chinaTime)
-			c.FollowUp, c.Reopened = "不满意", c.Reopened+1
-			c.State, c.ClosedAt, c.ClosedOnTime = CaseAwaitingCallback, nil, false
-			c.CallbackDue = s.cal.AddWorkingDays(local, rules.CallbackDays)
-			c.RectifyDue = s.cal.AddWorkingDays(local, rules.RectifyDays)
+			reopen(s.cal, c, rules, now)
 			return "评价人对办理结果不满意，督办单复号，重新回访", nil
 		})
 	})
 	if err != nil {
-		return nil, caseError(c.ID, err)
+		return nil, caseError(found.ID, err)
 	}
-	return s.LookupCase(ctx, number, code)
+	return s.LookupCase(ctx, number, code, address, now)
+}
+
+// reopen puts a closed case back to 待回访 (复号) with new deadlines.
+func reopen(cal *Calendar, c *Case, rules RatingRules, now time.Time) {
+	local := now.In(chinaTime)
+	c.FollowUp, c.Reopened = "不满意", c.Reopened+1
+	c.State, c.ClosedAt, c.ClosedOnTime, c.CalledBackAt = CaseAwaitingCallback, nil, false, nil
+	c.CallbackDue = cal.AddWorkingDays(local, rules.CallbackDays).UTC()
+	c.RectifyDue = cal.AddWorkingDays(local, rules.RectifyDays).UTC()
 }
 
 // FindCaseQueue returns the open cases of a department (all departments
@@ -381,7 +429,7 @@ func (s *Store) FindCaseQueue(ctx context.Context, departmentID uint, now time.T
 	}
 	due := "CASE WHEN state = '" + CaseAwaitingCallback + "' THEN callback_due ELSE rectify_due END"
 	var cases []Case
-	err := q.Order(clauseExpr("CASE WHEN "+due+" < ? THEN 0 ELSE 1 END, "+due+", id", now)).Find(&cases).Error
+	err := q.Order(clauseExpr("CASE WHEN "+due+" < ? THEN 0 ELSE 1 END, "+due+", id", now.UTC())).Find(&cases).Error
 	if err != nil {
 		return nil, fmt.Errorf("case queue: %w", err)
 	}

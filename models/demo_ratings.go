@@ -136,35 +136,47 @@ func (s *Store) isHoliday(day time.Time) bool {
 }
 
 // demoCase opens the case of a demo 差评 and takes it as far as its age
-// makes likely, through the same steps staff take.
+// makes likely, through the same steps staff take; a case the rater
+// reopens goes round again.
 func (s *Store) demoCase(tx *gorm.DB, rng *rand.Rand, r Rating, ctr Counter, rules RatingRules, now time.Time) error {
 	c, err := s.openCase(tx, r, rules, r.CreatedAt)
 	if err != nil {
 		return err
 	}
-	age := now.Sub(r.CreatedAt)
-	staff := ctr.Department.ShortName + " " + demoStaff[int(ctr.DepartmentID)%len(demoStaff)]
-	at := r.CreatedAt.Add(time.Duration(2+rng.Intn(20)) * time.Hour)
-	step := func(apply func(c *Case) (string, error)) error {
-		if at.After(now) {
-			return errStop
+	staffName := demoStaff[int(ctr.DepartmentID)%len(demoStaff)]
+	staff := ctr.Department.ShortName + " " + staffName
+	start := r.CreatedAt
+	for round := 0; round < 2; round++ {
+		reopened, err := s.demoRound(tx, rng, c, r, ctr, staff, staffName, start, rules, now)
+		if err != nil || reopened.IsZero() {
+			return ignoreStop(err)
 		}
-		return s.saveStep(tx, c, staff, at, apply)
+		start = reopened
 	}
-	// A few cases slip: their 回访 comes late, or not yet.
+	return nil
+}
+
+// demoRound takes a case from 待回访 as far as it gets before now, and
+// returns when the rater reopened it, if they did.
+func (s *Store) demoRound(tx *gorm.DB, rng *rand.Rand, c *Case, r Rating, ctr Counter, staff, staffName string, start time.Time, rules RatingRules, now time.Time) (time.Time, error) {
+	at := start.Add(time.Duration(2+rng.Intn(20)) * time.Hour)
+	// A few cases slip: their 回访 comes late.
 	if rng.Intn(25) == 0 {
 		at = at.Add(72 * time.Hour)
 	}
-	if age < 20*time.Hour {
-		return nil
+	step := func(who string, apply func(c *Case) (string, error)) error {
+		if at.After(now) {
+			return errStop
+		}
+		return s.saveStep(tx, c, who, at.UTC(), apply)
 	}
-	err = step(func(c *Case) (string, error) {
-		t := at
+	err := step(staff, func(c *Case) (string, error) {
+		t := at.UTC()
 		c.State, c.CalledBackAt = CaseCalledBack, &t
-		return "回访：已电话联系评价人，了解到" + strings.ReplaceAll(r.Reasons, "、", "和") + "的具体情况，评价人表示理解并愿意配合核实。", nil
+		return "回访：已与评价人联系，了解到" + strings.ReplaceAll(r.Reasons, "、", "和") + "的具体情况，评价人同意配合核实。", nil
 	})
 	if err != nil {
-		return ignoreStop(err)
+		return time.Time{}, err
 	}
 	at = at.Add(time.Duration(1+rng.Intn(3)) * 24 * time.Hour)
 	finding := FindingTrue
@@ -174,24 +186,24 @@ func (s *Store) demoCase(tx *gorm.DB, rng *rand.Rand, r Rating, ctr Counter, rul
 	case x < 4:
 		finding = FindingUnverified
 	}
-	err = step(func(c *Case) (string, error) {
+	err = step(staff, func(c *Case) (string, error) {
 		c.State, c.Finding = CaseVerified, finding
 		return "核实结果“" + finding + "”：调取窗口录音录像并询问当班工作人员。", nil
 	})
 	if err != nil {
-		return ignoreStop(err)
+		return time.Time{}, err
 	}
 	at = at.Add(time.Duration(4+rng.Intn(20)) * time.Hour)
-	fix := demoFixes[rng.Intn(len(demoFixes))]
+	fix := demoFix(rng, r.Reasons)
 	if finding == FindingTrue {
-		err = step(func(c *Case) (string, error) {
+		err = step(staff, func(c *Case) (string, error) {
 			c.State = CaseRectifying
-			c.ResponsiblePerson = ctr.StaffPost + "负责人"
+			c.ResponsiblePerson = staffName
 			c.Measures = fix
-			return "整改责任人 " + c.ResponsiblePerson + "：" + fix, nil
+			return "整改责任人 " + staffName + "：" + fix, nil
 		})
 		if err != nil {
-			return ignoreStop(err)
+			return time.Time{}, err
 		}
 		at = at.Add(time.Duration(2+rng.Intn(14*24)) * time.Hour)
 		if rng.Intn(12) == 0 {
@@ -205,33 +217,50 @@ func (s *Store) demoCase(tx *gorm.DB, rng *rand.Rand, r Rating, ctr Counter, rul
 	case finding == FindingUnverified:
 		outcome, resolution = OutcomeExplained, "因无录音录像等可查证据无法核实，已向评价人解释办理规定，并提醒窗口规范服务。"
 	case rng.Intn(20) == 0:
-		outcome, resolution = OutcomeNotFixed, "涉及上级部门系统改造，本部门暂无法解决，已将问题报送市级主管部门，办理进展将另行告知。"
+		outcome, resolution = OutcomeNotFixed, "涉及上级部门业务系统改造，本部门暂无法解决，已报送市级主管部门，进展将另行告知。"
 	}
-	err = step(func(c *Case) (string, error) {
-		t := at
+	err = step(staff, func(c *Case) (string, error) {
+		t := at.UTC()
+		onTime := !t.After(c.RectifyDue) && c.CalledBackAt != nil && !c.CalledBackAt.After(c.CallbackDue)
 		c.State, c.Outcome, c.Resolution = CaseClosed, outcome, resolution
-		c.ClosedAt, c.ClosedOnTime = &t, !t.After(c.RectifyDue)
+		c.ClosedAt, c.ClosedOnTime, c.FollowUp = &t, onTime, ""
 		return "办结（" + outcome + "）：" + resolution, nil
 	})
 	if err != nil {
-		return ignoreStop(err)
+		return time.Time{}, err
 	}
 	at = at.Add(time.Duration(1+rng.Intn(72)) * time.Hour)
 	if rng.Intn(3) != 0 {
-		return nil
+		return time.Time{}, nil
 	}
-	return ignoreStop(step(func(c *Case) (string, error) {
+	var reopenedAt time.Time
+	err = step("评价人", func(c *Case) (string, error) {
 		if rng.Intn(6) != 0 {
 			c.FollowUp = "满意"
 			return "评价人对办理结果表示满意", nil
 		}
-		local := at.In(chinaTime)
-		c.FollowUp, c.Reopened = "不满意", c.Reopened+1
-		c.State, c.ClosedAt, c.ClosedOnTime = CaseAwaitingCallback, nil, false
-		c.CallbackDue = s.cal.AddWorkingDays(local, rules.CallbackDays)
-		c.RectifyDue = s.cal.AddWorkingDays(local, rules.RectifyDays)
+		reopen(s.cal, c, rules, at)
+		reopenedAt = at
 		return "评价人对办理结果不满意，督办单复号，重新回访", nil
-	}))
+	})
+	return reopenedAt, err
+}
+
+// demoFix picks an 整改 that answers the complaint.
+func demoFix(rng *rand.Rand, reasons string) string {
+	var options []string
+	switch {
+	case strings.Contains(reasons, "办事效率低"):
+		options = demoFixes[1:2]
+		options = append(options, demoFixes[4])
+	case strings.Contains(reasons, "事难办"):
+		options = []string{demoFixes[2], demoFixes[5]}
+	case strings.Contains(reasons, "门难进"):
+		options = []string{demoFixes[3], demoFixes[1]}
+	default: // 脸难看, 话难听
+		options = []string{demoFixes[0], demoFixes[5]}
+	}
+	return options[rng.Intn(len(options))]
 }
 
 // errStop ends a demo case's steps at the present.

@@ -70,7 +70,9 @@ type RatingRules struct {
 
 // DefaultRatingRules are the rules when a deployment sets none.
 func DefaultRatingRules() RatingRules {
-	return RatingRules{Window: 12 * time.Hour, PerAddressPerHour: 30, CallbackDays: 1, RectifyDays: 15}
+	// A hall's public Wi-Fi is one address for everyone in it: the limit
+	// must let a busy hour through and still stop a script.
+	return RatingRules{Window: 12 * time.Hour, PerAddressPerHour: 100, CallbackDays: 1, RectifyDays: 15}
 }
 
 // Levels returns the levels raters choose from, best first.
@@ -213,9 +215,9 @@ func (in *RatingInput) validate(rules RatingRules) error {
 	}
 	switch n := utf8.RuneCountInString(in.Comment); {
 	case !utf8.ValidString(in.Comment):
-		errs["comment"] = "意见中含有无法识别的字符，请重新输入。"
+		errs["comment"] = "具体情况中含有无法识别的字符，请重新输入。"
 	case n > MaxCommentRunes:
-		errs["comment"] = fmt.Sprintf("意见不能超过 %d 个字（现有 %d 个字）。", MaxCommentRunes, n)
+		errs["comment"] = fmt.Sprintf("具体情况不能超过 %d 个字（现有 %d 个字）。", MaxCommentRunes, n)
 	}
 	if in.Phone != "" && !mobilePattern.MatchString(in.Phone) {
 		errs["phone"] = "请填写 11 位手机号码，如 13812345678；不愿留号码可不填。"

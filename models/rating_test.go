@@ -61,11 +61,11 @@ func TestRatingSatisfiedAndDissatisfied(t *testing.T) {
 	if got := c.RectifyDue.In(chinaTime).Format("2006-01-02"); got != "2026-12-11" {
 		t.Fatalf("整改 due %s, want 2026-12-11", got)
 	}
-	found, err := s.LookupCase(context.Background(), strings.ToLower(c.Number), c.LookupCode)
+	found, err := s.LookupCase(context.Background(), strings.ToLower(c.Number), c.LookupCode, "1.1.1.1", now)
 	if err != nil || len(found.Events) != 1 {
 		t.Fatalf("lookup: %v, %+v", err, found)
 	}
-	if _, err := s.LookupCase(context.Background(), c.Number, "000000"); !errors.Is(err, ErrNotFound) && c.LookupCode != "000000" {
+	if _, err := s.LookupCase(context.Background(), c.Number, "000000", "1.1.1.1", now); !errors.Is(err, ErrNotFound) && c.LookupCode != "000000" {
 		t.Fatalf("a wrong lookup code: %v, want ErrNotFound", err)
 	}
 }
@@ -199,14 +199,14 @@ func TestCaseLifecycleAndReopen(t *testing.T) {
 			t.Fatalf("step %d: %v", i+1, err)
 		}
 	}
-	closed, err := s.LookupCase(ctx, c.Number, c.LookupCode)
+	closed, err := s.LookupCase(ctx, c.Number, c.LookupCode, "1.1.1.1", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if closed.State != CaseClosed || closed.Outcome != OutcomeFixed || !closed.ClosedOnTime || len(closed.Events) != 5 {
 		t.Fatalf("closed case: %+v", closed)
 	}
-	reopened, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, false, rules, at("2026-11-23 09:00"))
+	reopened, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, "1.1.1.1", false, rules, at("2026-11-23 09:00"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestCaseLifecycleAndReopen(t *testing.T) {
 	if last.Actor != "评价人" || last.From != CaseClosed || last.To != CaseAwaitingCallback {
 		t.Fatalf("the reopening is not recorded: %+v", last)
 	}
-	if _, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, true, rules, at("2026-11-23 10:00")); !errors.Is(err, ErrWrongState) {
+	if _, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, "1.1.1.1", true, rules, at("2026-11-23 10:00")); !errors.Is(err, ErrWrongState) {
 		t.Fatalf("追评 on an open case: %v, want ErrWrongState", err)
 	}
 	if !reopened.Overdue(at("2026-11-25 10:00")) || reopened.Overdue(at("2026-11-24 10:00")) {
@@ -271,5 +271,128 @@ func TestCaseDeadlinesSkipHolidaysAndCountMakeUpDays(t *testing.T) {
 	}
 	if got := rec.Case.RectifyDue.In(chinaTime).Format("2006-01-02"); got != "2026-10-27" {
 		t.Fatalf("整改 due %s, want 2026-10-27 (15 working days, the make-up Saturday 10-10 counted)", got)
+	}
+}
+
+func TestFollowUpsSentAtOnceCountOnce(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	rules := DefaultRatingRules()
+	now := at("2026-11-20 10:00")
+	rec := rate(t, s, RatingInput{CounterCode: "B01", Level: LevelDissatisfied, Reasons: []string{"话难听"}, Device: "x", Address: "y"}, now)
+	c := rec.Case
+	by := CaseStep{By: Actor{Name: "a"}}
+	for _, step := range []func() error{
+		func() error { b := by; b.Note = "n"; return s.RecordCallback(ctx, c.ID, 0, b, now) },
+		func() error {
+			b := by
+			b.Note = "n"
+			b.Finding = FindingUnverified
+			return s.RecordFinding(ctx, c.ID, 0, b, now)
+		},
+		func() error {
+			b := by
+			b.Outcome, b.Resolution = OutcomeExplained, "已解释"
+			return s.CloseCase(ctx, c.ID, 0, b, now)
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			_, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, "z", false, rules, now.Add(time.Hour))
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err == nil {
+			ok++
+		} else if !errors.Is(err, ErrWrongState) {
+			t.Fatalf("follow-up: %v", err)
+		}
+	}
+	got, err := s.LookupCase(ctx, c.Number, c.LookupCode, "z", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok != 1 || got.Reopened != 1 {
+		t.Fatalf("%d follow-ups accepted, reopened %d times; want 1 and 1", ok, got.Reopened)
+	}
+}
+
+func TestClosingOutcomesFollowTheFinding(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	now := at("2026-11-20 10:00")
+	open := func(device, finding string) *Case {
+		rec := rate(t, s, RatingInput{CounterCode: "A04", Level: LevelDissatisfied, Reasons: []string{"事难办"}, Device: device, Address: device}, now)
+		if err := s.RecordCallback(ctx, rec.Case.ID, 0, CaseStep{By: Actor{Name: "a"}, Note: "n"}, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordFinding(ctx, rec.Case.ID, 0, CaseStep{By: Actor{Name: "a"}, Note: "n", Finding: finding}, now); err != nil {
+			t.Fatal(err)
+		}
+		return rec.Case
+	}
+	untrue := open("u", FindingUntrue)
+	if err := s.CloseCase(ctx, untrue.ID, 0, CaseStep{Outcome: OutcomeFixed, Resolution: "x"}, now); !isValidation(err) {
+		t.Fatalf("已整改 on an untrue complaint: %v", err)
+	}
+	if err := s.CloseCase(ctx, untrue.ID, 0, CaseStep{Outcome: OutcomeUntrue, Resolution: "经核实不属实"}, now); err != nil {
+		t.Fatal(err)
+	}
+	fixing := open("f", FindingTrue)
+	if err := s.StartRectification(ctx, fixing.ID, 0, CaseStep{ResponsiblePerson: "李强", Measures: "培训",
+		Deadline: fixing.RectifyDue.Add(48 * time.Hour)}, now); !isValidation(err) {
+		t.Fatalf("a 整改 deadline later than the rule: %v", err)
+	}
+	if err := s.StartRectification(ctx, fixing.ID, 0, CaseStep{ResponsiblePerson: "李强", Measures: "培训"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseCase(ctx, fixing.ID, 0, CaseStep{Outcome: OutcomeNotFixed, Resolution: "需上级系统改造"}, now); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.FindPublishedCases(ctx, CaseFilter{}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]bool{}
+	for _, c := range list.Cases {
+		outcomes[c.Outcome] = true
+		if c.Rating.Phone != "" || c.Rating.Comment != "" || c.LookupCode != "" {
+			t.Fatalf("the 亮单 shows a rater's data: %+v", c.Rating)
+		}
+	}
+	if !outcomes[OutcomeUntrue] || !outcomes[OutcomeNotFixed] {
+		t.Fatalf("the 亮单 must publish unfavourable outcomes too: %v", outcomes)
+	}
+}
+
+func TestOverdueCountsInBeijingTime(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	// Friday 10:00: the 回访 is due by the end of Monday 2026-11-23, Beijing
+	// time, which is 15:59:59 UTC.
+	rec := rate(t, s, RatingInput{CounterCode: "A04", Level: LevelDissatisfied, Reasons: []string{"事难办"}, Device: "d", Address: "a"}, at("2026-11-20 10:00"))
+	overdue := func(now time.Time) int {
+		list, err := s.FindPublishedCases(ctx, CaseFilter{}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, f := range list.Figures {
+			n += f.Overdue
+		}
+		return n
+	}
+	if got := overdue(at("2026-11-23 23:00")); got != 0 {
+		t.Fatalf("at 23:00 on the due day: %d overdue, want 0", got)
+	}
+	if got := overdue(at("2026-11-24 01:00")); got != 1 || !rec.Case.Overdue(at("2026-11-24 01:00")) {
+		t.Fatalf("at 01:00 the next day (Beijing): %d overdue, want 1", got)
 	}
 }

@@ -201,11 +201,14 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 	db := s.db.WithContext(ctx)
 	l := &CaseList{Page: max(f.Page, 1), PerPage: 20}
 	q := db.Model(&Case{}).Where("cases.state = ?", CaseClosed)
+	var deptID uint
+	var monthStart time.Time
 	if f.Department != "" {
 		var d Department
 		if err := db.Where("slug = ?", f.Department).First(&d).Error; err != nil {
 			return nil, &ValidationError{Fields: map[string]string{"department": "没有找到这个部门，请从列表中选择。"}}
 		}
+		deptID = d.ID
 		q = q.Where("cases.department_id = ?", d.ID)
 	}
 	if f.Month != "" {
@@ -213,15 +216,17 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		if err != nil {
 			return nil, err
 		}
+		monthStart = start
 		q = q.Where("cases.closed_at >= ? AND cases.closed_at < ?", start.UTC(), start.AddDate(0, 1, 0).UTC())
 	}
 	var total int64
-	if err := q.Count(&total).Error; err != nil {
+	err := q.Count(&total).Error
+	if err != nil {
 		return nil, fmt.Errorf("published cases: %w", err)
 	}
 	l.Total = int(total)
 	var cases []Case
-	err := q.Preload("Rating").Preload("Counter").Preload("Department").
+	err = q.Preload("Rating").Preload("Counter").Preload("Department").
 		Order("cases.closed_at DESC, cases.id DESC").Limit(l.PerPage).Offset((l.Page - 1) * l.PerPage).
 		Find(&cases).Error
 	if err != nil {
@@ -236,14 +241,31 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		}
 		l.Cases = append(l.Cases, pc)
 	}
+	// The figures follow the filters: the chosen department, and the cases
+	// opened in the chosen month.
+	cond, args := "c.department_id = d.id", []any{}
+	if deptID != 0 {
+		cond += " AND c.department_id = ?"
+		args = append(args, deptID)
+	}
+	if !monthStart.IsZero() {
+		cond += " AND c.created_at >= ? AND c.created_at < ?"
+		args = append(args, monthStart.UTC(), monthStart.AddDate(0, 1, 0).UTC())
+	}
+	now = now.UTC()
+	// The values in the order of their placeholders, subquery by subquery.
+	var vars []any
+	vars = append(vars, args...)
+	vars = append(append(vars, args...), CaseClosed)
+	vars = append(append(vars, args...), CaseClosed)
+	vars = append(append(vars, args...), CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now)
 	err = db.Table("departments AS d").
 		Select(`d.slug, d.name,
-			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id) AS cases,
-			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state = ?) AS closed,
-			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state = ? AND c.closed_on_time) AS on_time,
-			(SELECT COUNT(*) FROM cases c WHERE c.department_id = d.id AND c.state <> ? AND
-				((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))) AS overdue`,
-			CaseClosed, CaseClosed, CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now).
+			(SELECT COUNT(*) FROM cases c WHERE `+cond+`) AS cases,
+			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state = ?) AS closed,
+			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state = ? AND c.closed_on_time) AS on_time,
+			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state <> ? AND
+				((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))) AS overdue`, vars...).
 		Order("d.sort, d.id").Scan(&l.Figures).Error
 	if err != nil {
 		return nil, fmt.Errorf("case figures: %w", err)

@@ -36,8 +36,12 @@ type User struct {
 	DepartmentID *uint
 	Department   *Department `gorm:"constraint:OnDelete:RESTRICT"`
 	Disabled     bool        `gorm:"not null"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// SessionVersion is written into the user's session cookies; raising it
+	// (at sign-out, password change or disabling) ends every session at
+	// once, though cookies carry no server-side state.
+	SessionVersion int `gorm:"not null"`
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // RoleLabel is the user's role as staff read it.
@@ -269,8 +273,25 @@ func (s *Store) ChangePassword(ctx context.Context, userID uint, current, next s
 	if err != nil {
 		return err
 	}
-	if err := s.db.WithContext(ctx).Model(&u).Update("password_hash", hash).Error; err != nil {
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&u).Updates(map[string]any{"password_hash": hash, "session_version": gorm.Expr("session_version + 1")}).Error; err != nil {
+			return err
+		}
+		return audit(tx, Actor{UserID: u.ID, Name: u.DisplayName}, "修改密码", "用户 "+u.Username, nil, nil, time.Now().UTC())
+	})
+	if err != nil {
 		return fmt.Errorf("change password: %w", err)
+	}
+	return nil
+}
+
+// EndSessions ends every session of a user: at sign-out, so that a copied
+// cookie is worthless too.
+func (s *Store) EndSessions(ctx context.Context, userID uint) error {
+	err := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", userID).
+		Update("session_version", gorm.Expr("session_version + 1")).Error
+	if err != nil {
+		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
 }

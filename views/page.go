@@ -28,6 +28,11 @@ type Page struct {
 	RequestID string
 	// Assets gives the URLs of static files.
 	Assets Assets
+	// User names the signed-in staff member in the admin area; SystemAdmin
+	// shows the 系统管理员's menu; CSRF is the token of the sign-out form.
+	User        string
+	SystemAdmin bool
+	CSRF        string
 }
 
 // Assets are the content-hashed URLs of the static files.

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -27,7 +28,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "portal:", err)
 		}
@@ -42,6 +43,8 @@ Commands:
   migrate   apply the database migrations and exit
   seed      load the demo data set (idempotent) and exit
   version   print the schema version of the database and exit
+  create-admin  create a 系统管理员 account (-username, -name; the password is
+                read from PORTAL_ADMIN_PASSWORD or the first line of input)
 
 Run "portal COMMAND -h" for the flags of a command. Every flag can also be
 set by the environment variable named in its description.
@@ -57,6 +60,9 @@ type config struct {
 	sessionKey      string
 	secureCookies   bool
 	baseURL         string
+	adminUsername   string
+	adminName       string
+	trustProxy      bool
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
 }
@@ -79,6 +85,10 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	var cfg config
 	fs := flag.NewFlagSet("portal "+cmd, flag.ContinueOnError)
+	if cmd == "create-admin" {
+		fs.StringVar(&cfg.adminUsername, "username", "", "username of the new 系统管理员")
+		fs.StringVar(&cfg.adminName, "name", "系统管理员", "the person's name, as records show it")
+	}
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("PORTAL_LOG_FORMAT", "text"), "log format: text or json (PORTAL_LOG_FORMAT)")
@@ -88,6 +98,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.BoolVar(&cfg.demo, "demo", envBool("PORTAL_DEMO"), "load the demo data set at start if missing (PORTAL_DEMO)")
 		fs.StringVar(&cfg.sessionKey, "session-key", getenv("PORTAL_SESSION_KEY"),
 			"base64 key of at least 32 bytes that signs cookies; random per start if empty (PORTAL_SESSION_KEY)")
+		fs.BoolVar(&cfg.trustProxy, "trust-proxy", envBool("PORTAL_TRUST_PROXY"), "take client addresses from X-Forwarded-For; only behind a reverse proxy that sets it (PORTAL_TRUST_PROXY)")
 		fs.StringVar(&cfg.baseURL, "base-url", getenv("PORTAL_BASE_URL"), "public address of the portal, printed on paper copies (PORTAL_BASE_URL)")
 		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
 		timeout, err := time.ParseDuration(env("PORTAL_SHUTDOWN_TIMEOUT", "15s"))
@@ -161,13 +172,13 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 
 // run is main without the process: tests call it with their own arguments,
 // environment and context.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "seed", "version":
+	case "serve", "migrate", "seed", "version", "create-admin":
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -207,6 +218,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "migrate":
 		fmt.Fprintf(stdout, "applied %d migrations\n", n)
 		return nil
+	case "create-admin":
+		return createAdmin(ctx, store, cfg, getenv, stdin, stdout)
 	case "seed":
 		rep, err := store.LoadDemoData(ctx)
 		if err != nil {
@@ -218,7 +231,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "demo data: added %d ratings\n", n)
+		users, err := store.LoadDemoUsers(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "demo data: added %d ratings, %d staff accounts\n", n, users)
 		return nil
 	}
 	if cfg.demo {
@@ -228,6 +245,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		n, err := store.LoadDemoRatings(ctx, cfg.rating, time.Now())
 		if err != nil {
+			return err
+		}
+		if _, err := store.LoadDemoUsers(ctx); err != nil {
 			return err
 		}
 		logger.Info("demo data loaded", slog.Int("added", rep.Added()), slog.Int("ratings", n))
@@ -243,7 +263,7 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" {
 		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
 	if err != nil {
 		return err
 	}
@@ -262,6 +282,10 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	url := "http://" + displayAddr(ln.Addr())
 	logger.Info("serving", slog.String("url", url))
 	fmt.Fprintf(stdout, "政务服务门户已启动：%s （按 Ctrl+C 停止）\n", url)
+	if cfg.demo {
+		fmt.Fprintf(stdout, "管理后台：%s/admin/login 演示账号（仅演示数据中存在）：系统管理员 admin，部门管理员如 rsj.admin、hzk.admin；密码均为 %s\n",
+			url, models.DemoPassword)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -305,4 +329,34 @@ func sessionKey(encoded string) ([]byte, error) {
 		return nil, errors.New("PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)")
 	}
 	return key, nil
+}
+
+// createAdmin creates the first 系统管理员; there is no default password.
+func createAdmin(ctx context.Context, store *models.Store, cfg *config, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	if cfg.adminUsername == "" {
+		return errors.New("create-admin: -username is required")
+	}
+	password := getenv("PORTAL_ADMIN_PASSWORD")
+	if password == "" {
+		fmt.Fprint(stdout, "新账号的密码：")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("create-admin: no password given (PORTAL_ADMIN_PASSWORD or standard input)")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	u, err := store.CreateUser(ctx, models.UserInput{Username: cfg.adminUsername, DisplayName: cfg.adminName,
+		Password: password, Role: models.RoleSystemAdmin})
+	if verr, ok := models.AsValidationError(err); ok {
+		var msgs []string
+		for _, m := range verr.Fields {
+			msgs = append(msgs, m)
+		}
+		return fmt.Errorf("create-admin: %s", strings.Join(msgs, " "))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "已创建系统管理员 %s，请在 /admin/login 登录。\n", u.Username)
+	return nil
 }

@@ -23,7 +23,7 @@ func TestCommands(t *testing.T) {
 	runOK := func(args ...string) string {
 		t.Helper()
 		var out, errs bytes.Buffer
-		if err := run(ctx, args, noEnv, &out, &errs); err != nil {
+		if err := run(ctx, args, noEnv, strings.NewReader(""), &out, &errs); err != nil {
 			t.Fatalf("portal %s: %v\n%s", strings.Join(args, " "), err, errs.String())
 		}
 		return out.String()
@@ -44,11 +44,25 @@ func TestCommands(t *testing.T) {
 	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 5") {
 		t.Fatalf("version: %q", out)
 	}
+	var created bytes.Buffer
+	err := run(ctx, []string{"create-admin", "-db", db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
+		strings.NewReader("一个足够长的管理员密码\n"), &created, io.Discard)
+	if err != nil || !strings.Contains(created.String(), "已创建系统管理员 zhang.wei") {
+		t.Fatalf("create-admin: %v %q", err, created.String())
+	}
+	if err := run(ctx, []string{"create-admin", "-db", db, "-username", "li.na"}, func(k string) string {
+		if k == "PORTAL_ADMIN_PASSWORD" {
+			return "short"
+		}
+		return ""
+	}, strings.NewReader(""), io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "密码至少") {
+		t.Fatalf("a short password must be refused with the reason: %v", err)
+	}
 	var out, errs bytes.Buffer
-	if err := run(ctx, []string{"frobnicate"}, noEnv, &out, &errs); err == nil || !strings.Contains(errs.String(), "Usage") {
+	if err := run(ctx, []string{"frobnicate"}, noEnv, strings.NewReader(""), &out, &errs); err == nil || !strings.Contains(errs.String(), "Usage") {
 		t.Fatalf("unknown command: err=%v, stderr=%q", err, errs.String())
 	}
-	if err := run(ctx, []string{"serve", "-log-format", "xml", "-db", db}, noEnv, &out, &errs); err == nil {
+	if err := run(ctx, []string{"serve", "-log-format", "xml", "-db", db}, noEnv, strings.NewReader(""), &out, &errs); err == nil {
 		t.Fatal("a bad log format must be refused")
 	}
 }
@@ -86,7 +100,7 @@ func TestServeStartsAndShutsDownGracefully(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-db", db, "-demo", "-log-format", "json"}, noEnv, pw, io.Discard)
+		err := run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-db", db, "-demo", "-log-format", "json"}, noEnv, strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 		done <- err
 	}()
