@@ -137,8 +137,9 @@ func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time
 var ErrLookupThrottled = errors.New("lookup throttled")
 
 // lookupLimits lock a case number after 5 wrong codes, and an address after
-// 20, for 15 minutes: a six-digit code cannot be guessed at that rate.
-var lookupLimits = SignInLimits{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
+// 20, for 15 minutes: a six-digit code cannot be guessed at that rate. They
+// are the sign-in limits, by design.
+func lookupLimits() SignInLimits { return DefaultSignInLimits() }
 
 // LookupCase returns a case with its events for a rater who has its number
 // and lookup code. A wrong code is reported as not found, so that numbers
@@ -148,15 +149,9 @@ func (s *Store) LookupCase(ctx context.Context, number, code, address string, no
 	code = strings.TrimSpace(code)
 	db := s.db.WithContext(ctx)
 	key, addr := hashOf("case", number), hashOf("address", address)
-	since := now.UTC().Add(-lookupLimits.Window)
-	var byCase, byAddress int64
-	if err := db.Model(&signInFailure{}).Where("account_hash = ? AND created_at > ?", key, since).Count(&byCase).Error; err != nil {
+	if locked, err := throttled(db, key, addr, lookupLimits(), now); err != nil {
 		return nil, fmt.Errorf("lookup case: %w", err)
-	}
-	if err := db.Model(&signInFailure{}).Where("address_hash = ? AND created_at > ?", addr, since).Count(&byAddress).Error; err != nil {
-		return nil, fmt.Errorf("lookup case: %w", err)
-	}
-	if byCase >= int64(lookupLimits.PerAccount) || byAddress >= int64(lookupLimits.PerAddress) {
+	} else if locked {
 		return nil, ErrLookupThrottled
 	}
 	var c Case
@@ -173,7 +168,7 @@ func (s *Store) LookupCase(ctx context.Context, number, code, address string, no
 		if mapError(err) != ErrNotFound {
 			return nil, fmt.Errorf("lookup case %s: %w", number, err)
 		}
-		if ferr := db.Create(&signInFailure{AccountHash: key, AddressHash: addr, CreatedAt: now.UTC()}).Error; ferr != nil {
+		if ferr := recordFailure(db, key, addr, now); ferr != nil {
 			return nil, fmt.Errorf("lookup case: %w", ferr)
 		}
 		return nil, fmt.Errorf("lookup case %s: %w", number, ErrNotFound)

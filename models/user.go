@@ -124,7 +124,8 @@ func DefaultSignInLimits() SignInLimits {
 	return SignInLimits{PerAccount: 5, PerAddress: 20, Window: 15 * time.Minute}
 }
 
-// signInFailure records a failed sign-in, by account and by address (both
+// signInFailure records a failed sign-in or case lookup, by account (or case
+// number) and by address (both
 // hashed: the log of failures must not become a list of usernames tried).
 type signInFailure struct {
 	ID          uint      `gorm:"primaryKey"`
@@ -134,6 +135,26 @@ type signInFailure struct {
 }
 
 func (signInFailure) TableName() string { return "sign_in_failures" }
+
+// throttled reports whether a key (an account, a case number) or an
+// address has had too many failures within the window. Sign-in and the case
+// lookup share it.
+func throttled(db *gorm.DB, key, address string, limits SignInLimits, now time.Time) (bool, error) {
+	since := now.UTC().Add(-limits.Window)
+	var byKey, byAddress int64
+	if err := db.Model(&signInFailure{}).Where("account_hash = ? AND created_at > ?", key, since).Count(&byKey).Error; err != nil {
+		return false, err
+	}
+	if err := db.Model(&signInFailure{}).Where("address_hash = ? AND created_at > ?", address, since).Count(&byAddress).Error; err != nil {
+		return false, err
+	}
+	return byKey >= int64(limits.PerAccount) || byAddress >= int64(limits.PerAddress), nil
+}
+
+// recordFailure counts one failure against a key and an address.
+func recordFailure(db *gorm.DB, key, address string, now time.Time) error {
+	return db.Create(&signInFailure{AccountHash: key, AddressHash: address, CreatedAt: now.UTC()}).Error
+}
 
 // ErrSignInFailed means a wrong username or password, or a disabled
 // account: deliberately one error, so that none of them can be told apart.
@@ -149,15 +170,9 @@ func (s *Store) Authenticate(ctx context.Context, username, password, address st
 	db := s.db.WithContext(ctx)
 	username = strings.ToLower(strings.TrimSpace(username))
 	account, addr := hashOf("account", username), hashOf("address", address)
-	since := now.Add(-limits.Window)
-	var byAccount, byAddress int64
-	if err := db.Model(&signInFailure{}).Where("account_hash = ? AND created_at > ?", account, since).Count(&byAccount).Error; err != nil {
+	if locked, err := throttled(db, account, addr, limits, now); err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if err := db.Model(&signInFailure{}).Where("address_hash = ? AND created_at > ?", addr, since).Count(&byAddress).Error; err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
-	}
-	if byAccount >= int64(limits.PerAccount) || byAddress >= int64(limits.PerAddress) {
+	} else if locked {
 		return nil, ErrSignInThrottled
 	}
 	var u User
@@ -171,7 +186,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password, address st
 	}
 	ok := checkPassword(hash, password) && u.ID != 0 && !u.Disabled
 	if !ok {
-		if err := db.Create(&signInFailure{AccountHash: account, AddressHash: addr, CreatedAt: now}).Error; err != nil {
+		if err := recordFailure(db, account, addr, now); err != nil {
 			return nil, fmt.Errorf("authenticate: %w", err)
 		}
 		return nil, ErrSignInFailed
