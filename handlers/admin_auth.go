@@ -114,6 +114,12 @@ func safeNext(next string) string {
 
 func (h *Handler) handleAdminLoginForm(c echo.Context) error {
 	p := h.page(c, "工作人员登录")
+	switch {
+	case c.QueryParam("out") != "":
+		p.Flash = "您已退出管理后台。"
+	case c.QueryParam("changed") != "":
+		p.Flash = "密码已修改，所有设备上的登录均已退出，请用新密码登录。"
+	}
 	return h.render(c, http.StatusOK, views.LoginPage(p, views.LoginForm{CSRF: csrfToken(c), Next: safeNext(c.QueryParam("next"))}))
 }
 

@@ -155,4 +155,41 @@ func TestSignOutEndsEverySession(t *testing.T) {
 	if res, _ := second.get(t, "/admin"); res.StatusCode != http.StatusSeeOther {
 		t.Fatal("signing out must end the user's other sessions too")
 	}
+	if _, body := first.get(t, "/admin/login?out=1"); !strings.Contains(body, "您已退出管理后台") {
+		t.Fatal("the sign-in page does not confirm the sign-out")
+	}
+}
+
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	app := newAdminApp(t)
+	b := newBrowser(app, "10.7.4.1")
+	signIn(t, b, "hzk.admin", models.DemoPassword)
+	res, body := b.post(t, "/admin/password", "/admin/password", url.Values{"current": {"wrong"}, "password": {"short"}})
+	if res.StatusCode != 422 || !strings.Contains(body, "当前密码不正确") || !strings.Contains(body, "密码至少 10 位") {
+		t.Fatalf("bad password change: %d", res.StatusCode)
+	}
+	res, _ = b.post(t, "/admin/password", "/admin/password", url.Values{"current": {models.DemoPassword}, "password": {"户政科新密码二〇二六"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login?changed=1" {
+		t.Fatalf("password change: %d %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if res, _ := b.get(t, "/admin"); res.StatusCode != http.StatusSeeOther {
+		t.Fatal("the session must end with the password change")
+	}
+	signIn(t, newBrowser(app, "10.7.4.2"), "hzk.admin", "户政科新密码二〇二六")
+}
+
+func TestSignInNeverRedirectsAway(t *testing.T) {
+	for next, want := range map[string]string{
+		"/admin/cases/3":          "/admin/cases/3",
+		"//evil.example/admin":    "/admin",
+		"https://evil.example":    "/admin",
+		"/services":               "/admin",
+		"/admin\r\nSet-Cookie: x": "/admin",
+		"/admin/login?next=/x":    "/admin",
+		"":                        "/admin",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
 }
