@@ -57,7 +57,7 @@ func TestBoardShowsEveryChangeAtOnce(t *testing.T) {
 	}
 	in := models.DutyEntryInput{Duty: e.Duty, Tasks: e.Tasks, Basis: e.Basis, Accountability: e.Accountability,
 		Office: e.Office, PersonName: "欧阳明远", PersonPost: e.PersonPost, Phone: e.Phone}
-	if err := app.store.UpdateDutyEntry(ctx, b.Department.ID, e.ID, in, "户政科 管理员"); err != nil {
+	if err := app.store.UpdateDutyEntry(ctx, b.Department.ID, e.ID, e.Version, in, models.Actor{Name: "户政科 管理员"}); err != nil {
 		t.Fatal(err)
 	}
 	// The web page and the printed board come from the same record: both

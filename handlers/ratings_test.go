@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -367,3 +368,13 @@ func httptestPost(target string, form url.Values) *http.Request {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return req
 }
+
+func regexpFind(pattern, s string) string {
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+func htmlUnescape(s string) string { return html.UnescapeString(s) }

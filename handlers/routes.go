@@ -70,6 +70,14 @@ func (h *Handler) Routes() *echo.Echo {
 	admin.GET("/cases", h.handleAdminCaseIndex)
 	admin.GET("/cases/:id", h.handleAdminCaseShow)
 	admin.POST("/cases/:id/:step", h.handleAdminCaseStep)
+	admin.GET("/board", h.handleAdminBoard)
+	admin.GET("/board/entries/new", h.handleAdminEntryNew)
+	admin.POST("/board/entries", h.handleAdminEntryCreate)
+	admin.GET("/board/entries/:id", h.handleAdminEntryEdit)
+	admin.POST("/board/entries/:id", h.handleAdminEntryUpdate)
+	admin.GET("/board/entries/:id/delete", h.handleAdminEntryDeleteConfirm)
+	admin.POST("/board/entries/:id/delete", h.handleAdminEntryDelete)
+	admin.POST("/board/entries/:id/move", h.handleAdminEntryMove)
 	admin.GET("/audit", h.handleAdminAudit, requireSystemAdmin)
 
 	// Static files and probes for load balancers.

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -40,6 +41,9 @@ type DutyEntry struct {
 	PersonName string `gorm:"size:40;not null"`
 	PersonPost string `gorm:"size:60;not null"`
 	Phone      string `gorm:"size:40;not null"`
+	// Version counts the saves of the entry: a save based on an older
+	// version is a conflict, never a silent overwrite.
+	Version int `gorm:"not null"`
 }
 
 // TaskList returns the 具体责任事项, one per step.
@@ -216,22 +220,28 @@ func entryFields(e DutyEntry) [][2]string {
 }
 
 // AddDutyEntry adds an entry at the end of a section of a department's
-// board, and records the change.
-func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, in DutyEntryInput, author string) (*DutyEntry, error) {
+// board, and records the change. A departmentID of 0 allows any
+// department's section (a 系统管理员).
+func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, in DutyEntryInput, by Actor) (*DutyEntry, error) {
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
 	e := in.entry()
+	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var sec DutySection
-		if err := tx.Where("id = ? AND department_id = ?", sectionID, departmentID).First(&sec).Error; err != nil {
+		q := tx.Where("id = ?", sectionID)
+		if departmentID != 0 {
+			q = q.Where("department_id = ?", departmentID)
+		}
+		if err := q.First(&sec).Error; err != nil {
 			return err
 		}
 		var last int
 		if err := tx.Model(&DutyEntry{}).Where("duty_section_id = ?", sec.ID).Select("COALESCE(MAX(sort), 0)").Scan(&last).Error; err != nil {
 			return err
 		}
-		e.DutySectionID, e.Sort = sec.ID, last+1
+		e.DutySectionID, e.Sort, e.Version = sec.ID, last+1, 1
 		if err := tx.Create(&e).Error; err != nil {
 			return err
 		}
@@ -239,7 +249,11 @@ func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, 
 		for _, f := range entryFields(e) {
 			changes = append(changes, FieldChange{Field: f[0], After: f[1]})
 		}
-		return recordVersion(tx, departmentID, author, fmt.Sprintf("在“%s”中新增责任事项“%s”", sec.Title, e.Duty), changes)
+		summary := fmt.Sprintf("在“%s”中新增责任事项“%s”", sec.Title, e.Duty)
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, summary, changes); err != nil {
+			return err
+		}
+		return audit(tx, by, "新增责任事项", "责任事项 "+e.Duty, nil, entryRecord(e), now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("add duty entry: %w", mapError(err))
@@ -247,20 +261,44 @@ func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, 
 	return &e, nil
 }
 
+// entryRecord is what the audit log keeps of an entry.
+func entryRecord(e DutyEntry) map[string]string {
+	out := map[string]string{}
+	for _, f := range entryFields(e) {
+		out[f[0]] = f[1]
+	}
+	return out
+}
+
+// FindDutyEntry returns an entry of a department's board (any department
+// for 0), for editing.
+func (s *Store) FindDutyEntry(ctx context.Context, departmentID, entryID uint) (*DutyEntry, error) {
+	e, err := findEntryOf(s.db.WithContext(ctx), departmentID, entryID)
+	if err != nil {
+		return nil, fmt.Errorf("find duty entry %d: %w", entryID, mapError(err))
+	}
+	return e, nil
+}
+
 // UpdateDutyEntry changes an entry of a department's board and records which
-// fields changed, before and after. A save that changes nothing records
-// nothing.
-func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint, in DutyEntryInput, author string) error {
+// fields changed, before and after. version is the version the editor
+// started from: if someone saved in between, the save is refused with
+// ErrConflict. A save that changes nothing records nothing.
+func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint, version int, in DutyEntryInput, by Actor) error {
 	if err := in.validate(); err != nil {
 		return err
 	}
+	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		old, err := findEntryOf(tx, departmentID, entryID)
 		if err != nil {
 			return err
 		}
+		if old.Version != version {
+			return ErrConflict
+		}
 		updated := in.entry()
-		updated.ID, updated.DutySectionID, updated.Sort = old.ID, old.DutySectionID, old.Sort
+		updated.ID, updated.DutySectionID, updated.Sort, updated.Version = old.ID, old.DutySectionID, old.Sort, old.Version+1
 		var changes []FieldChange
 		before, after := entryFields(*old), entryFields(updated)
 		for i := range before {
@@ -271,17 +309,34 @@ func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint,
 		if len(changes) == 0 {
 			return nil
 		}
-		if err := tx.Save(&updated).Error; err != nil {
-			return err
+		// The version in the WHERE clause makes the check and the write one
+		// step, whatever runs beside it.
+		res := tx.Model(&DutyEntry{}).Where("id = ? AND version = ?", old.ID, old.Version).
+			Select("*").Updates(&updated)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrConflict
 		}
 		names := make([]string, len(changes))
 		for i, c := range changes {
 			names[i] = c.Field
 		}
 		summary := fmt.Sprintf("修改责任事项“%s”的%s", updated.Duty, strings.Join(names, "、"))
-		return recordVersion(tx, departmentID, author, summary, changes)
+		var sec DutySection
+		if err := tx.First(&sec, old.DutySectionID).Error; err != nil {
+			return err
+		}
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, summary, changes); err != nil {
+			return err
+		}
+		return audit(tx, by, "修改责任事项", "责任事项 "+updated.Duty, entryRecord(*old), entryRecord(updated), now)
 	})
 	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			return ErrConflict
+		}
 		return fmt.Errorf("update duty entry %d: %w", entryID, mapError(err))
 	}
 	return nil
@@ -289,7 +344,8 @@ func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint,
 
 // DeleteDutyEntry removes an entry from a department's board; the version
 // history keeps what it said.
-func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint, author string) error {
+func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint, by Actor) error {
+	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		old, err := findEntryOf(tx, departmentID, entryID)
 		if err != nil {
@@ -302,7 +358,14 @@ func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint,
 		for _, f := range entryFields(*old) {
 			changes = append(changes, FieldChange{Field: f[0], Before: f[1]})
 		}
-		return recordVersion(tx, departmentID, author, fmt.Sprintf("删除责任事项“%s”", old.Duty), changes)
+		var sec DutySection
+		if err := tx.First(&sec, old.DutySectionID).Error; err != nil {
+			return err
+		}
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, fmt.Sprintf("删除责任事项“%s”", old.Duty), changes); err != nil {
+			return err
+		}
+		return audit(tx, by, "删除责任事项", "责任事项 "+old.Duty, entryRecord(*old), nil, now)
 	})
 	if err != nil {
 		return fmt.Errorf("delete duty entry %d: %w", entryID, mapError(err))
@@ -310,12 +373,63 @@ func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint,
 	return nil
 }
 
-// findEntryOf loads an entry only if it belongs to the department's board.
+// MoveDutyEntry moves an entry one place up (-1) or down (+1) within its
+// section, and records the change.
+func (s *Store) MoveDutyEntry(ctx context.Context, departmentID, entryID uint, direction int, by Actor) error {
+	now := time.Now().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		e, err := findEntryOf(tx, departmentID, entryID)
+		if err != nil {
+			return err
+		}
+		var other DutyEntry
+		q := tx.Where("duty_section_id = ?", e.DutySectionID)
+		if direction < 0 {
+			q = q.Where("sort < ?", e.Sort).Order("sort DESC")
+		} else {
+			q = q.Where("sort > ?", e.Sort).Order("sort")
+		}
+		if err := q.First(&other).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil // already first or last
+			}
+			return err
+		}
+		if err := tx.Model(&DutyEntry{}).Where("id = ?", e.ID).Update("sort", other.Sort).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&DutyEntry{}).Where("id = ?", other.ID).Update("sort", e.Sort).Error; err != nil {
+			return err
+		}
+		var sec DutySection
+		if err := tx.First(&sec, e.DutySectionID).Error; err != nil {
+			return err
+		}
+		where := "后移"
+		if direction < 0 {
+			where = "前移"
+		}
+		summary := fmt.Sprintf("调整“%s”中的顺序：“%s”%s", sec.Title, e.Duty, where)
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, summary, nil); err != nil {
+			return err
+		}
+		return audit(tx, by, "调整责任事项顺序", "责任事项 "+e.Duty, map[string]int{"顺序": e.Sort}, map[string]int{"顺序": other.Sort}, now)
+	})
+	if err != nil {
+		return fmt.Errorf("move duty entry %d: %w", entryID, mapError(err))
+	}
+	return nil
+}
+
+// findEntryOf loads an entry only if it belongs to the department's board
+// (any department's for 0).
 func findEntryOf(tx *gorm.DB, departmentID, entryID uint) (*DutyEntry, error) {
 	var e DutyEntry
-	err := tx.Joins("JOIN duty_sections ds ON ds.id = duty_entries.duty_section_id").
-		Where("duty_entries.id = ? AND ds.department_id = ?", entryID, departmentID).
-		First(&e).Error
+	q := tx.Joins("JOIN duty_sections ds ON ds.id = duty_entries.duty_section_id").Where("duty_entries.id = ?", entryID)
+	if departmentID != 0 {
+		q = q.Where("ds.department_id = ?", departmentID)
+	}
+	err := q.First(&e).Error
 	if err != nil {
 		return nil, err
 	}

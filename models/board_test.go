@@ -57,17 +57,23 @@ func TestBoardChangesAreVersioned(t *testing.T) {
 
 	in := DutyEntryInput{Duty: entry.Duty, Tasks: entry.Tasks, Basis: entry.Basis, Accountability: entry.Accountability,
 		Office: entry.Office, PersonName: "王建新", PersonPost: entry.PersonPost, Phone: "8812 3499"}
-	if err := s.UpdateDutyEntry(ctx, dept, entry.ID, in, "人社局 张敏"); err != nil {
+	zhang, li := Actor{UserID: 1, Name: "人社局 张敏"}, Actor{UserID: 2, Name: "人社局 李强"}
+	if err := s.UpdateDutyEntry(ctx, dept, entry.ID, entry.Version, in, zhang); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpdateDutyEntry(ctx, dept, entry.ID, in, "人社局 张敏"); err != nil {
+	// The same save again, from a form of the old version: a conflict.
+	if err := s.UpdateDutyEntry(ctx, dept, entry.ID, entry.Version, in, zhang); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a save from an old version: %v, want ErrConflict", err)
+	}
+	// From the new version with nothing changed: nothing recorded.
+	if err := s.UpdateDutyEntry(ctx, dept, entry.ID, entry.Version+1, in, zhang); err != nil {
 		t.Fatal(err)
 	}
-	added, err := s.AddDutyEntry(ctx, dept, sec.ID, validEntry(), "人社局 张敏")
+	added, err := s.AddDutyEntry(ctx, dept, sec.ID, validEntry(), zhang)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteDutyEntry(ctx, dept, added.ID, "人社局 李强"); err != nil {
+	if err := s.DeleteDutyEntry(ctx, dept, added.ID, li); err != nil {
 		t.Fatal(err)
 	}
 
@@ -108,20 +114,21 @@ func TestBoardChangesAreChecked(t *testing.T) {
 
 	bad := validEntry()
 	bad.Duty, bad.Phone, bad.PersonName = "", "请致电办公室", strings.Repeat("名", 41)
-	_, err := s.AddDutyEntry(ctx, rsj.Department.ID, rsj.Sections[0].ID, bad, "x")
+	x := Actor{Name: "x"}
+	_, err := s.AddDutyEntry(ctx, rsj.Department.ID, rsj.Sections[0].ID, bad, x)
 	verr, ok := AsValidationError(err)
 	if !ok || verr.Field("duty") == "" || verr.Field("phone") == "" || verr.Field("person_name") == "" {
 		t.Fatalf("err = %v, want messages on duty, phone and person_name", err)
 	}
 	// Another department's entry or section is out of reach.
 	other := hzk.Sections[0].Entries[0].ID
-	if err := s.UpdateDutyEntry(ctx, rsj.Department.ID, other, validEntry(), "x"); !errors.Is(err, ErrNotFound) {
+	if err := s.UpdateDutyEntry(ctx, rsj.Department.ID, other, 1, validEntry(), x); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update of another department's entry: %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteDutyEntry(ctx, rsj.Department.ID, other, "x"); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteDutyEntry(ctx, rsj.Department.ID, other, x); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("delete of another department's entry: %v, want ErrNotFound", err)
 	}
-	if _, err := s.AddDutyEntry(ctx, rsj.Department.ID, hzk.Sections[0].ID, validEntry(), "x"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.AddDutyEntry(ctx, rsj.Department.ID, hzk.Sections[0].ID, validEntry(), x); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("add to another department's section: %v, want ErrNotFound", err)
 	}
 	if after := snapshotBoards(t, s); after != before {
@@ -136,4 +143,21 @@ func snapshotBoards(t *testing.T, s *Store) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprintf("%d entries, %d versions", n.Entries, n.Versions)
+}
+
+func TestMoveDutyEntry(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	b, _ := s.FindBoard(ctx, "rsj")
+	first, second := b.Sections[0].Entries[0], b.Sections[0].Entries[1]
+	if err := s.MoveDutyEntry(ctx, b.Department.ID, second.ID, -1, Actor{Name: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MoveDutyEntry(ctx, b.Department.ID, second.ID, -1, Actor{Name: "x"}); err != nil {
+		t.Fatal("moving the first entry up must do nothing, not fail:", err)
+	}
+	b, _ = s.FindBoard(ctx, "rsj")
+	if b.Sections[0].Entries[0].ID != second.ID || b.Sections[0].Entries[1].ID != first.ID || len(b.Versions) != 2 {
+		t.Fatalf("after moving up: %d, %d; %d versions", b.Sections[0].Entries[0].ID, b.Sections[0].Entries[1].ID, len(b.Versions))
+	}
 }

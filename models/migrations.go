@@ -55,6 +55,15 @@ func migrations() []migration {
 		{5, "staff accounts, failed sign-ins and the audit log", func(tx *gorm.DB) error {
 			return tx.AutoMigrate(&User{}, &signInFailure{}, &AuditEntry{})
 		}},
+		{6, "versions of responsibility entries, for conflict detection", func(tx *gorm.DB) error {
+			if tx.Migrator().HasColumn(&DutyEntry{}, "Version") {
+				return nil
+			}
+			if err := tx.Migrator().AddColumn(&DutyEntry{}, "Version"); err != nil {
+				return err
+			}
+			return tx.Exec("UPDATE duty_entries SET version = 1").Error
+		}},
 	}
 }
 

@@ -348,7 +348,7 @@ func createDemoBoard(tx *gorm.DB, b *demoBoard, dep *Department, depts map[strin
 			ds.Entries = append(ds.Entries, DutyEntry{Sort: j + 1, Duty: e.Duty,
 				Tasks: strings.Join(e.Tasks, "\n"), Basis: strings.Join(e.Basis, "\n"),
 				Accountability: strings.Join(e.Accountability, "\n"),
-				Office:         e.Office, PersonName: e.Person, PersonPost: e.Post, Phone: e.Phone})
+				Office:         e.Office, PersonName: e.Person, PersonPost: e.Post, Phone: e.Phone, Version: 1})
 		}
 		entries += len(ds.Entries)
 		if err := tx.Create(&ds).Error; err != nil {
