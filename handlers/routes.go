@@ -78,6 +78,13 @@ func (h *Handler) Routes() *echo.Echo {
 	admin.GET("/board/entries/:id/delete", h.handleAdminEntryDeleteConfirm)
 	admin.POST("/board/entries/:id/delete", h.handleAdminEntryDelete)
 	admin.POST("/board/entries/:id/move", h.handleAdminEntryMove)
+	admin.GET("/export", h.handleAdminExportForm)
+	admin.GET("/export/download", h.handleAdminExportDownload)
+	admin.GET("/users", h.handleAdminUserIndex, requireSystemAdmin)
+	admin.POST("/users", h.handleAdminUserCreate, requireSystemAdmin)
+	admin.POST("/users/:id/disable", h.handleAdminUserDisable, requireSystemAdmin)
+	admin.POST("/users/:id/enable", h.handleAdminUserEnable, requireSystemAdmin)
+	admin.POST("/users/:id/password", h.handleAdminUserResetPassword, requireSystemAdmin)
 	admin.GET("/audit", h.handleAdminAudit, requireSystemAdmin)
 
 	// Static files and probes for load balancers.

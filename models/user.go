@@ -344,3 +344,85 @@ func (s *Store) LoadDemoUsers(ctx context.Context) (int, error) {
 	}
 	return len(inputs), nil
 }
+
+// ListUsers returns every staff account, 系统管理员 first.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	var users []User
+	err := s.db.WithContext(ctx).Preload("Department").Order("role DESC, username").Find(&users).Error
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// CreateUserBy adds a staff account on behalf of a 系统管理员 and audits it.
+func (s *Store) CreateUserBy(ctx context.Context, in UserInput, by Actor) (*User, error) {
+	u, err := s.CreateUser(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	err = audit(s.db.WithContext(ctx), by, "新增用户", "用户 "+u.Username, nil,
+		map[string]string{"姓名": u.DisplayName, "角色": u.RoleLabel(), "部门": in.Department}, time.Now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// SetUserDisabled disables (ending every session at once) or re-enables an
+// account. Nobody disables their own account: a portal must never lose its
+// last administrator by a slip.
+func (s *Store) SetUserDisabled(ctx context.Context, id uint, disabled bool, by Actor) error {
+	if disabled && id == by.UserID {
+		return &ValidationError{Fields: map[string]string{"user": "不能停用自己的账号。"}}
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.First(&u, id).Error; err != nil {
+			return err
+		}
+		if u.Disabled == disabled {
+			return nil
+		}
+		if err := tx.Model(&u).Updates(map[string]any{"disabled": disabled, "session_version": gorm.Expr("session_version + 1")}).Error; err != nil {
+			return err
+		}
+		action := "启用用户"
+		if disabled {
+			action = "停用用户"
+		}
+		return audit(tx, by, action, "用户 "+u.Username, map[string]bool{"停用": !disabled}, map[string]bool{"停用": disabled}, time.Now().UTC())
+	})
+	if err != nil {
+		return fmt.Errorf("set user %d disabled: %w", id, mapError(err))
+	}
+	return nil
+}
+
+// ResetPassword sets a new password for a user who forgot theirs, ending
+// their sessions; the 系统管理员 hands it over in person.
+func (s *Store) ResetPassword(ctx context.Context, id uint, password string, by Actor) error {
+	errs := map[string]string{}
+	validatePassword(errs, "password", password)
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.First(&u, id).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&u).Updates(map[string]any{"password_hash": hash, "session_version": gorm.Expr("session_version + 1")}).Error; err != nil {
+			return err
+		}
+		return audit(tx, by, "重置密码", "用户 "+u.Username, nil, nil, time.Now().UTC())
+	})
+	if err != nil {
+		return fmt.Errorf("reset password of user %d: %w", id, mapError(err))
+	}
+	return nil
+}
