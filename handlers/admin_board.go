@@ -228,3 +228,63 @@ func (h *Handler) handleAdminEntryMove(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, backToBoard(c))
 }
+
+// sectionResult answers a section change: back to the board with a flash,
+// the store's message when it refused.
+func (h *Handler) sectionResult(c echo.Context, err error, done string) error {
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		for _, msg := range verr.Fields {
+			done = msg
+		}
+	case errors.Is(err, models.ErrNotFound) && scope(c) != 0:
+		return echo.NewHTTPError(http.StatusForbidden)
+	case err != nil:
+		return err
+	}
+	if err := h.setFlash(c, done); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+}
+
+func (h *Handler) handleAdminSectionCreate(c echo.Context) error {
+	b, err := h.boardFor(c, c.FormValue("department"))
+	if err != nil {
+		return err
+	}
+	err = h.store.AddDutySection(c.Request().Context(), b.Department.ID, c.FormValue("title"), actor(c))
+	return h.sectionResult(c, err, "已新增部分。")
+}
+
+func (h *Handler) handleAdminSectionRename(c echo.Context) error {
+	id, err := uintParam(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = h.store.RenameDutySection(c.Request().Context(), scope(c), id, c.FormValue("title"), actor(c))
+	return h.sectionResult(c, err, "已修改部分名称。")
+}
+
+func (h *Handler) handleAdminSectionDelete(c echo.Context) error {
+	id, err := uintParam(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = h.store.DeleteDutySection(c.Request().Context(), scope(c), id, actor(c))
+	return h.sectionResult(c, err, "已删除部分。")
+}
+
+func (h *Handler) handleAdminSectionMove(c echo.Context) error {
+	id, err := uintParam(c.Param("id"))
+	if err != nil {
+		return err
+	}
+	direction := 1
+	if c.FormValue("direction") == "up" {
+		direction = -1
+	}
+	err = h.store.MoveDutySection(c.Request().Context(), scope(c), id, direction, actor(c))
+	return h.sectionResult(c, err, "已调整部分顺序。")
+}

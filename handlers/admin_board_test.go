@@ -135,3 +135,48 @@ func TestBoardEditing(t *testing.T) {
 		t.Fatalf("系统管理员 on another board: %d", res.StatusCode)
 	}
 }
+
+func TestBoardSections(t *testing.T) {
+	app := newAdminApp(t)
+	ctx := context.Background()
+	b := newBrowser(app, "10.11.0.1")
+	signIn(t, b, "mzj.admin", "qinghe-demo-2026")
+	res, _ := b.post(t, "/admin/board", "/admin/board/sections", url.Values{"title": {"事中事后监管"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add section: %d", res.StatusCode)
+	}
+	board, _ := app.store.FindBoard(ctx, "mzj")
+	last := board.Sections[len(board.Sections)-1]
+	if last.Title != "事中事后监管" {
+		t.Fatalf("new section: %+v", last)
+	}
+	path := "/admin/board/sections/" + strconv.Itoa(int(last.ID))
+	b.post(t, "/admin/board", path, url.Values{"title": {"事中事后监管制度"}})
+	b.post(t, "/admin/board", path+"/move", url.Values{"direction": {"up"}})
+	res, _ = b.post(t, "/admin/board", path+"/delete", url.Values{})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d", res.StatusCode)
+	}
+	// A section with entries is kept, with the reason.
+	first := board.Sections[0]
+	res, _ = b.post(t, "/admin/board", "/admin/board/sections/"+strconv.Itoa(int(first.ID))+"/delete", url.Values{})
+	_, body := b.follow(t, res)
+	if !strings.Contains(body, "请先删除这些事项再删除该部分") {
+		t.Fatal("deleting a section with entries must be refused with the reason")
+	}
+	// Another department's section: 403, unchanged.
+	rsj, _ := app.store.FindBoard(ctx, "rsj")
+	res, _ = b.post(t, "/admin/board", "/admin/board/sections/"+strconv.Itoa(int(rsj.Sections[0].ID)), url.Values{"title": {"越权"}})
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("renaming another department's section: %d", res.StatusCode)
+	}
+	_, pub := app.get(t, "/departments/mzj")
+	for _, w := range []string{"新增部分“事中事后监管”", "更名为“事中事后监管制度”", "调整部分顺序", "删除部分“事中事后监管制度”"} {
+		if !strings.Contains(pub, w) {
+			t.Errorf("the public history lacks %q", w)
+		}
+	}
+	if rsj2, _ := app.store.FindBoard(ctx, "rsj"); rsj2.Sections[0].Title != rsj.Sections[0].Title {
+		t.Fatal("another department's section changed")
+	}
+}

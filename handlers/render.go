@@ -51,8 +51,9 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 		Flash:     h.popFlash(c),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID),
 		Assets: views.Assets{
-			CSS:     h.assets.URL("css/site.css"),
-			Favicon: h.assets.URL("img/emblem.svg"),
+			CSS:      h.assets.URL("css/site.css"),
+			AdminCSS: h.assets.URL("css/admin.css"),
+			Favicon:  h.assets.URL("img/emblem.svg"),
 		},
 	}
 }

@@ -454,3 +454,156 @@ func recordVersion(tx *gorm.DB, departmentID uint, author, summary string, chang
 	}
 	return tx.Model(&Department{}).Where("id = ?", departmentID).Update("updated_at", v.CreatedAt).Error
 }
+
+// validSectionTitle checks a section title.
+func validSectionTitle(title string) (string, error) {
+	title = strings.TrimSpace(title)
+	errs := map[string]string{}
+	requireText(errs, "title", title, "部分名称", 100)
+	if len(errs) > 0 {
+		return "", &ValidationError{Fields: errs}
+	}
+	return title, nil
+}
+
+// AddDutySection adds a section at the end of a department's board.
+func (s *Store) AddDutySection(ctx context.Context, departmentID uint, title string, by Actor) error {
+	title, err := validSectionTitle(title)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var last int
+		if err := tx.Model(&DutySection{}).Where("department_id = ?", departmentID).Select("COALESCE(MAX(sort), 0)").Scan(&last).Error; err != nil {
+			return err
+		}
+		if err := tx.Create(&DutySection{DepartmentID: departmentID, Sort: last + 1, Title: title}).Error; err != nil {
+			return err
+		}
+		if err := recordVersion(tx, departmentID, by.Name, "新增部分“"+title+"”", nil); err != nil {
+			return err
+		}
+		return audit(tx, by, "新增责任清单部分", "部分 "+title, nil, map[string]string{"名称": title}, now)
+	})
+	if err != nil {
+		return fmt.Errorf("add duty section: %w", mapError(err))
+	}
+	return nil
+}
+
+// findSectionOf loads a section only if it belongs to the department (any
+// for 0).
+func findSectionOf(tx *gorm.DB, departmentID, sectionID uint) (*DutySection, error) {
+	var sec DutySection
+	q := tx.Where("id = ?", sectionID)
+	if departmentID != 0 {
+		q = q.Where("department_id = ?", departmentID)
+	}
+	if err := q.First(&sec).Error; err != nil {
+		return nil, err
+	}
+	return &sec, nil
+}
+
+// RenameDutySection changes a section's title.
+func (s *Store) RenameDutySection(ctx context.Context, departmentID, sectionID uint, title string, by Actor) error {
+	title, err := validSectionTitle(title)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		sec, err := findSectionOf(tx, departmentID, sectionID)
+		if err != nil {
+			return err
+		}
+		if sec.Title == title {
+			return nil
+		}
+		if err := tx.Model(sec).Update("title", title).Error; err != nil {
+			return err
+		}
+		change := []FieldChange{{Field: "部分名称", Before: sec.Title, After: title}}
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, "部分“"+sec.Title+"”更名为“"+title+"”", change); err != nil {
+			return err
+		}
+		return audit(tx, by, "修改责任清单部分", "部分 "+title, map[string]string{"名称": sec.Title}, map[string]string{"名称": title}, now)
+	})
+	if err != nil {
+		return fmt.Errorf("rename duty section %d: %w", sectionID, mapError(err))
+	}
+	return nil
+}
+
+// DeleteDutySection removes an empty section; one with entries is refused,
+// so that no entry disappears by the way.
+func (s *Store) DeleteDutySection(ctx context.Context, departmentID, sectionID uint, by Actor) error {
+	now := time.Now().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		sec, err := findSectionOf(tx, departmentID, sectionID)
+		if err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&DutyEntry{}).Where("duty_section_id = ?", sec.ID).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return &ValidationError{Fields: map[string]string{"section": fmt.Sprintf("“%s”下还有 %d 项责任事项，请先删除这些事项再删除该部分。", sec.Title, n)}}
+		}
+		if err := tx.Delete(sec).Error; err != nil {
+			return err
+		}
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, "删除部分“"+sec.Title+"”", nil); err != nil {
+			return err
+		}
+		return audit(tx, by, "删除责任清单部分", "部分 "+sec.Title, map[string]string{"名称": sec.Title}, nil, now)
+	})
+	var verr *ValidationError
+	if errors.As(err, &verr) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("delete duty section %d: %w", sectionID, mapError(err))
+	}
+	return nil
+}
+
+// MoveDutySection moves a section one place up (-1) or down (+1).
+func (s *Store) MoveDutySection(ctx context.Context, departmentID, sectionID uint, direction int, by Actor) error {
+	now := time.Now().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		sec, err := findSectionOf(tx, departmentID, sectionID)
+		if err != nil {
+			return err
+		}
+		var other DutySection
+		q := tx.Where("department_id = ?", sec.DepartmentID)
+		if direction < 0 {
+			q = q.Where("sort < ?", sec.Sort).Order("sort DESC")
+		} else {
+			q = q.Where("sort > ?", sec.Sort).Order("sort")
+		}
+		if err := q.First(&other).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return nil
+			}
+			return err
+		}
+		if err := tx.Model(&DutySection{}).Where("id = ?", sec.ID).Update("sort", other.Sort).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&DutySection{}).Where("id = ?", other.ID).Update("sort", sec.Sort).Error; err != nil {
+			return err
+		}
+		if err := recordVersion(tx, sec.DepartmentID, by.Name, "调整部分顺序：“"+sec.Title+"”", nil); err != nil {
+			return err
+		}
+		return audit(tx, by, "调整责任清单部分顺序", "部分 "+sec.Title, map[string]int{"顺序": sec.Sort}, map[string]int{"顺序": other.Sort}, now)
+	})
+	if err != nil {
+		return fmt.Errorf("move duty section %d: %w", sectionID, mapError(err))
+	}
+	return nil
+}

@@ -23,12 +23,14 @@ type Counter struct {
 	Hours        string     `gorm:"size:200;not null;default:''"`
 	// ExtendedHours describes service beyond the normal hours, such as
 	// 工作日中午不断岗 or 周六上午不打烊.
-	ExtendedHours string        `gorm:"size:200;not null;default:''"`
-	StaffPost     string        `gorm:"size:100;not null;default:''"`
-	Enabled       bool          `gorm:"not null"`
-	ServiceItems  []ServiceItem `gorm:"many2many:counter_service_items"`
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	ExtendedHours string `gorm:"size:200;not null;default:''"`
+	StaffPost     string `gorm:"size:100;not null;default:''"`
+	Enabled       bool   `gorm:"not null"`
+	// Version counts the saves of the counter, for conflict detection.
+	Version      int           `gorm:"not null"`
+	ServiceItems []ServiceItem `gorm:"many2many:counter_service_items"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Location is the counter's place in words, e.g. "一楼 综合受理大厅 A01 号窗口".
@@ -91,6 +93,12 @@ func (s *Store) listCounters(q *gorm.DB) ([]CounterSummary, error) {
 	if err != nil {
 		return nil, mapError(err)
 	}
+	return s.withItemCounts(q.Statement.Context, counters)
+}
+
+// withItemCounts pairs counters with their numbers of published items, in
+// one query for all.
+func (s *Store) withItemCounts(ctx context.Context, counters []Counter) ([]CounterSummary, error) {
 	ids := make([]uint, len(counters))
 	for i, c := range counters {
 		ids[i] = c.ID
@@ -99,7 +107,7 @@ func (s *Store) listCounters(q *gorm.DB) ([]CounterSummary, error) {
 		CounterID uint
 		N         int
 	}
-	err = s.db.WithContext(q.Statement.Context).Table("counter_service_items AS l").
+	err := s.db.WithContext(ctx).Table("counter_service_items AS l").
 		Joins("JOIN service_items si ON si.id = l.service_item_id AND si.published = ?", true).
 		Where("l.counter_id IN ?", ids).
 		Select("l.counter_id, COUNT(*) AS n").Group("l.counter_id").Scan(&counts).Error

@@ -108,7 +108,9 @@ type ServiceItem struct {
 	// readable and says so.
 	RepealedAt *time.Time
 	ViewCount  int64 `gorm:"not null;default:0;index;index:idx_service_items_cover,priority:6"`
-	CreatedAt  time.Time
+	// Version counts the saves of the guide, for conflict detection.
+	Version   int `gorm:"not null"`
+	CreatedAt time.Time
 	// UpdatedAt is the guide's 最后更新.
 	UpdatedAt time.Time
 }

@@ -64,6 +64,20 @@ func migrations() []migration {
 			}
 			return tx.Exec("UPDATE duty_entries SET version = 1").Error
 		}},
+		{7, "versions of service items and counters, for conflict detection", func(tx *gorm.DB) error {
+			for _, m := range []any{&ServiceItem{}, &Counter{}} {
+				if tx.Migrator().HasColumn(m, "Version") {
+					continue
+				}
+				if err := tx.Migrator().AddColumn(m, "Version"); err != nil {
+					return err
+				}
+			}
+			if err := tx.Exec("UPDATE service_items SET version = 1 WHERE version = 0").Error; err != nil {
+				return err
+			}
+			return tx.Exec("UPDATE counters SET version = 1 WHERE version = 0").Error
+		}},
 	}
 }
 

@@ -220,7 +220,7 @@ func (s *Store) LoadDemoData(ctx context.Context) (SeedReport, error) {
 				return fmt.Errorf("counter %s: unknown department %q", c.Code, c.Department)
 			}
 			ctr := Counter{Code: c.Code, Name: c.Name, DepartmentID: dep.ID, Hall: c.Hall, Floor: c.Floor,
-				Number: c.Number, Hours: c.Hours, ExtendedHours: c.ExtendedHours, StaffPost: c.StaffPost, Enabled: true}
+				Number: c.Number, Hours: c.Hours, ExtendedHours: c.ExtendedHours, StaffPost: c.StaffPost, Enabled: true, Version: 1}
 			added, err := firstOrCreate(tx, &ctr, "code = ?", c.Code)
 			if err != nil {
 				return fmt.Errorf("counter %s: %w", c.Code, err)
@@ -303,7 +303,7 @@ func createDemoItem(tx *gorm.DB, d *demoItem, themes map[string]*Theme, depts ma
 		PlaceNote:     d.PlaceNote, HoursNote: d.HoursNote, Visits: d.Visits, Online: d.Online, OnlineURL: d.OnlineURL,
 		Appointment: d.Appointment, Delivery: d.Delivery, ConsultPhone: d.ConsultPhone, SupervisePhone: d.SupervisePhone,
 		PromiseApplicable: d.Promise.Applicable, PromiseNote: d.Promise.Note,
-		Published: true, ViewCount: d.Views, CreatedAt: updated, UpdatedAt: updated,
+		Published: true, ViewCount: d.Views, CreatedAt: updated, UpdatedAt: updated, Version: 1,
 	}
 	for i, m := range d.Materials {
 		it.Materials = append(it.Materials, Material{Sort: i + 1, Name: m.Name, Necessity: m.Necessity, Form: m.Form,

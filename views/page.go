@@ -37,8 +37,9 @@ type Page struct {
 
 // Assets are the content-hashed URLs of the static files.
 type Assets struct {
-	CSS     string
-	Favicon string
+	CSS      string
+	AdminCSS string
+	Favicon  string
 }
 
 // SiteName is the portal's name as it heads every page.
@@ -109,12 +110,13 @@ func queryEscape(s string) string { return url.QueryEscape(s) }
 
 func i64toa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// date renders a date as government pages write it.
+// date renders a date as government pages write it, in Beijing time: a
+// change saved at 07:00 Beijing is dated that day, not the UTC day before.
 func date(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Format("2006-01-02")
+	return t.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
 }
 
 // pageWindow returns the page numbers to show around the current page, with

@@ -28,7 +28,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 6 migrations") {
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 7 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
@@ -41,7 +41,7 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 6") {
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 7") {
 		t.Fatalf("version: %q", out)
 	}
 	var created bytes.Buffer
