@@ -152,6 +152,13 @@ func (h *Handler) handleAdminEntryUpdate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Another department's entry is refused before its input is even read.
+	if _, err := h.store.FindDutyEntry(ctx, scope(c), id); err != nil {
+		if errors.Is(err, models.ErrNotFound) && scope(c) != 0 {
+			return echo.NewHTTPError(http.StatusForbidden)
+		}
+		return err
+	}
 	version, _ := strconv.Atoi(c.FormValue("version"))
 	in := entryInput(c)
 	err = h.store.UpdateDutyEntry(ctx, scope(c), id, version, in, actor(c))

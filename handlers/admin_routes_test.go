@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -54,5 +55,68 @@ func TestEveryAdminRouteIsGuarded(t *testing.T) {
 	}
 	if app.count(t, "case_events") != before {
 		t.Fatal("a refused request changed a case")
+	}
+}
+
+// TestAdminRoutesRefuseTheWrongDepartment walks every admin route with an
+// :id as the 部门管理员 of 人社局, aiming at 户政科's records: every request
+// is refused, and nothing is written (every change writes the audit log).
+func TestAdminRoutesRefuseTheWrongDepartment(t *testing.T) {
+	app := newAdminApp(t)
+	ctx := context.Background()
+	caseID := openCase(t, app, "C02")
+	board, err := app.store.FindBoard(ctx, "hzk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := app.store.FindGuideByCode(ctx, "11QHHZK0002-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter, err := app.store.FindCounterByCode(ctx, "C02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]uint{
+		"/admin/cases/":          caseID,
+		"/admin/board/entries/":  board.Sections[0].Entries[0].ID,
+		"/admin/board/sections/": board.Sections[0].ID,
+		"/admin/guides/":         guide.ID,
+		"/admin/counters/":       counter.ID,
+		"/admin/users/":          1,
+	}
+	b := newBrowser(app, "10.12.0.1")
+	signIn(t, b, "rsj.admin", models.DemoPassword)
+	audit, versions := app.count(t, "audit_entries"), app.count(t, "board_versions")
+	walked := 0
+	for _, r := range app.e.Routes() {
+		if !strings.Contains(r.Path, ":id") {
+			continue
+		}
+		prefix := r.Path[:strings.Index(r.Path, ":id")]
+		id, ok := targets[prefix]
+		if !ok {
+			t.Errorf("no target for %s: add the resource to this test", r.Path)
+			continue
+		}
+		walked++
+		path := strings.ReplaceAll(strings.ReplaceAll(r.Path, ":id", strconv.Itoa(int(id))), ":step", "callback")
+		if r.Method == http.MethodGet {
+			if res, _ := b.get(t, path); res.StatusCode != 404 && res.StatusCode != 403 {
+				t.Errorf("GET %s as another department: %d, want 404 or 403", path, res.StatusCode)
+			}
+			continue
+		}
+		form := url.Values{"note": {"越权"}, "title": {"越权"}, "duty": {"越权"}, "name": {"越权"}, "hours": {"越权"},
+			"password": {"越权修改的密码一二三"}, "published": {"0"}, "enabled": {"0"}, "version": {"1"}, "direction": {"up"}}
+		if res, _ := b.post(t, "/admin", path, form); res.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s as another department: %d, want 403", path, res.StatusCode)
+		}
+	}
+	if walked < 15 {
+		t.Fatalf("walked %d routes with an :id", walked)
+	}
+	if app.count(t, "audit_entries") != audit || app.count(t, "board_versions") != versions {
+		t.Fatal("a refused request wrote a change")
 	}
 }
