@@ -50,7 +50,7 @@ func actor(c echo.Context) models.Actor {
 	if u.Department != nil {
 		name = u.Department.ShortName + " " + name
 	}
-	return models.Actor{UserID: u.ID, Name: name}
+	return models.Actor{UserID: u.ID, Login: u.Username, Name: name}
 }
 
 // requireStaff lets through only a request with a live admin session: not
@@ -170,6 +170,12 @@ func (h *Handler) handleAdminPasswordForm(c echo.Context) error {
 
 func (h *Handler) handleAdminPasswordUpdate(c echo.Context) error {
 	u := currentUser(c)
+	// A typo in the new password would lock the user out: every session
+	// ends with the change. So it is typed twice.
+	if c.FormValue("password") != c.FormValue("confirm") {
+		form := views.PasswordForm{CSRF: csrfToken(c), Errors: map[string]string{"confirm": "两次输入的新密码不一致，请重新输入。"}}
+		return h.render(c, http.StatusUnprocessableEntity, views.PasswordPage(h.adminPage(c, "修改密码"), form))
+	}
 	err := h.store.ChangePassword(c.Request().Context(), u.ID, c.FormValue("current"), c.FormValue("password"))
 	var verr *models.ValidationError
 	if errors.As(err, &verr) {

@@ -101,6 +101,9 @@ func (h *Handler) handleAdminEntryNew(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := h.store.FindDutySection(c.Request().Context(), scope(c), section); err != nil {
+		return err
+	}
 	form := views.EntryForm{CSRF: csrfToken(c), Section: section, Values: map[string]string{}, Back: c.QueryParam("back")}
 	return h.render(c, http.StatusOK, views.EntryFormPage(h.adminPage(c, "新增责任事项"), form))
 }
@@ -231,6 +234,9 @@ func (h *Handler) handleAdminEntryMove(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
 	if err != nil {
+		return err
+	}
+	if err := h.setFlash(c, "已调整责任事项顺序。"); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, backToBoard(c))

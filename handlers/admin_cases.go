@@ -138,7 +138,8 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 		}
 		return h.render(c, http.StatusUnprocessableEntity, views.AdminCasePage(h.adminPage(c, "督办单 "+cs.Number), cs, form))
 	}
-	if err := h.setFlash(c, "已保存。"); err != nil {
+	done := map[string]string{"callback": "已记录回访。", "finding": "已记录核实结果。", "rectify": "已开始整改。", "close": "督办单已办结（销号），结果将在督办亮单中公开。"}
+	if err := h.setFlash(c, done[c.Param("step")]); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/cases/"+c.Param("id"))

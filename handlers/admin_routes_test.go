@@ -44,8 +44,8 @@ func TestEveryAdminRouteIsGuarded(t *testing.T) {
 			if res.StatusCode != http.StatusSeeOther || !strings.HasPrefix(res.Header.Get("Location"), "/admin/login") {
 				t.Errorf("anonymous POST %s: %d → %q", path, res.StatusCode, res.Header.Get("Location"))
 			}
-			res, _ = signedIn.do(t, httptestPost(path, url.Values{"note": {"x"}}))
-			if res.StatusCode != http.StatusForbidden {
+			res, body := signedIn.do(t, httptestPost(path, url.Values{"note": {"x"}}))
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "页面已过期") {
 				t.Errorf("POST %s without a CSRF token: %d, want 403", path, res.StatusCode)
 			}
 		}
@@ -109,8 +109,8 @@ func TestAdminRoutesRefuseTheWrongDepartment(t *testing.T) {
 		}
 		form := url.Values{"note": {"越权"}, "title": {"越权"}, "duty": {"越权"}, "name": {"越权"}, "hours": {"越权"},
 			"password": {"越权修改的密码一二三"}, "published": {"0"}, "enabled": {"0"}, "version": {"1"}, "direction": {"up"}}
-		if res, _ := b.post(t, "/admin", path, form); res.StatusCode != http.StatusForbidden {
-			t.Errorf("POST %s as another department: %d, want 403", path, res.StatusCode)
+		if res, body := b.post(t, "/admin", path, form); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "无权进行此操作") {
+			t.Errorf("POST %s as another department: %d, want 403 saying 无权进行此操作", path, res.StatusCode)
 		}
 	}
 	if walked < 15 {

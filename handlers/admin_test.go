@@ -103,6 +103,7 @@ func TestDepartmentAdminWorksOwnCasesOnly(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden {
 		t.Fatalf("a tampered form for another department's case: %d, want 403", res.StatusCode)
 	}
+
 	if c, _ := app.store.FindCase(ctx, other, 0); c.State != models.CaseAwaitingCallback {
 		t.Fatal("a tampered form changed another department's case")
 	}
@@ -120,7 +121,7 @@ func TestDepartmentAdminWorksOwnCasesOnly(t *testing.T) {
 	}
 	res, _ = b.post(t, page, page+"/callback", url.Values{"note": {"已电话联系评价人"}})
 	_, body = b.follow(t, res)
-	if !strings.Contains(body, "已保存") || !strings.Contains(body, "记录核实结果") {
+	if !strings.Contains(body, "已记录回访") || !strings.Contains(body, "记录核实结果") {
 		t.Fatal("after the 回访 the case offers the 核实")
 	}
 	// The same step again (a second tab) is refused plainly.
@@ -164,11 +165,15 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 	app := newAdminApp(t)
 	b := newBrowser(app, "10.7.4.1")
 	signIn(t, b, "hzk.admin", models.DemoPassword)
-	res, body := b.post(t, "/admin/password", "/admin/password", url.Values{"current": {"wrong"}, "password": {"short"}})
+	res, body := b.post(t, "/admin/password", "/admin/password", url.Values{"current": {"wrong"}, "password": {"short"}, "confirm": {"short"}})
 	if res.StatusCode != 422 || !strings.Contains(body, "当前密码不正确") || !strings.Contains(body, "密码至少 10 位") {
 		t.Fatalf("bad password change: %d", res.StatusCode)
 	}
-	res, _ = b.post(t, "/admin/password", "/admin/password", url.Values{"current": {models.DemoPassword}, "password": {"户政科新密码二〇二六"}})
+	res, body = b.post(t, "/admin/password", "/admin/password", url.Values{"current": {models.DemoPassword}, "password": {"户政科新密码二〇二六"}, "confirm": {"户政科新密码二〇二五"}})
+	if res.StatusCode != 422 || !strings.Contains(body, "两次输入的新密码不一致") {
+		t.Fatalf("a mistyped confirmation: %d", res.StatusCode)
+	}
+	res, _ = b.post(t, "/admin/password", "/admin/password", url.Values{"current": {models.DemoPassword}, "password": {"户政科新密码二〇二六"}, "confirm": {"户政科新密码二〇二六"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/admin/login?changed=1" {
 		t.Fatalf("password change: %d %q", res.StatusCode, res.Header.Get("Location"))
 	}

@@ -33,6 +33,9 @@ func classify(err error) publicError {
 	case errors.Is(err, context.DeadlineExceeded):
 		return publicFor(http.StatusServiceUnavailable)
 	case errors.As(err, &he):
+		if he.Code == http.StatusForbidden && he.Message != csrfFailure {
+			return publicError{http.StatusForbidden, "无权进行此操作", "该记录不属于您管理的部门，或您的账号没有这项权限。如需办理，请联系系统管理员。"}
+		}
 		return publicFor(he.Code)
 	}
 	return publicFor(http.StatusInternalServerError)

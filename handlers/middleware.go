@@ -90,10 +90,14 @@ func (h *Handler) csrfProtection() echo.MiddlewareFunc {
 		CookieSameSite: http.SameSiteLaxMode,
 		ContextKey:     "csrf",
 		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden)
+			return echo.NewHTTPError(http.StatusForbidden, csrfFailure)
 		},
 	})
 }
+
+// csrfFailure marks a 403 of the CSRF check, which the error page explains
+// as an expired page rather than a missing permission.
+const csrfFailure = "csrf"
 
 // csrfToken is the token to put in the forms of a CSRF-protected page.
 func csrfToken(c echo.Context) string {

@@ -12,7 +12,10 @@ import (
 // Actor is the staff member behind a change, for the records.
 type Actor struct {
 	UserID uint
-	Name   string
+	// Login is the account's username; Name is how records name the
+	// person, e.g. "人社局 王敏".
+	Login string
+	Name  string
 }
 
 // AuditEntry records one change made in the admin area: who, when, what,
@@ -22,6 +25,7 @@ type AuditEntry struct {
 	CreatedAt time.Time `gorm:"not null;index"`
 	UserID    uint      `gorm:"not null;index"`
 	Username  string    `gorm:"size:100;not null"`
+	Login     string    `gorm:"size:40;not null;index"`
 	Action    string    `gorm:"size:40;not null;index"`
 	Object    string    `gorm:"size:200;not null"`
 	Before    string    `gorm:"type:text;not null"`
@@ -46,7 +50,7 @@ func audit(tx *gorm.DB, actor Actor, action, object string, before, after any, n
 	if err != nil {
 		return err
 	}
-	return tx.Create(&AuditEntry{CreatedAt: now, UserID: actor.UserID, Username: actor.Name, Action: action,
+	return tx.Create(&AuditEntry{CreatedAt: now, UserID: actor.UserID, Username: actor.Name, Login: actor.Login, Action: action,
 		Object: object, Before: b, After: a}).Error
 }
 
@@ -72,7 +76,8 @@ func (s *Store) FindAuditEntries(ctx context.Context, f AuditFilter) (*AuditPage
 	p := &AuditPage{Page: max(f.Page, 1), PerPage: 50}
 	q := db.Model(&AuditEntry{})
 	if f.Username != "" {
-		q = q.Where("username LIKE ?", "%"+f.Username+"%")
+		// Staff look people up by name or by login: either finds them.
+		q = q.Where("username LIKE ? OR login LIKE ?", "%"+f.Username+"%", "%"+f.Username+"%")
 	}
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)

@@ -506,6 +506,15 @@ func findSectionOf(tx *gorm.DB, departmentID, sectionID uint) (*DutySection, err
 	return &sec, nil
 }
 
+// FindDutySection returns a section of a department's board (any for 0).
+func (s *Store) FindDutySection(ctx context.Context, departmentID, sectionID uint) (*DutySection, error) {
+	sec, err := findSectionOf(s.db.WithContext(ctx), departmentID, sectionID)
+	if err != nil {
+		return nil, fmt.Errorf("find duty section %d: %w", sectionID, mapError(err))
+	}
+	return sec, nil
+}
+
 // RenameDutySection changes a section's title.
 func (s *Store) RenameDutySection(ctx context.Context, departmentID, sectionID uint, title string, by Actor) error {
 	title, err := validSectionTitle(title)

@@ -396,7 +396,7 @@ func (s *Store) FollowUpCase(ctx context.Context, number, code, address string, 
 				return "评价人对办理结果表示满意", nil
 			}
 			reopen(s.cal, c, rules, now)
-			return "评价人对办理结果不满意，督办单复号，重新回访", nil
+			return "评价人对办理结果不满意，督办单重新办理（复号），重新回访", nil
 		})
 	})
 	if err != nil {

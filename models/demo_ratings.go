@@ -241,7 +241,7 @@ func (s *Store) demoRound(tx *gorm.DB, rng *rand.Rand, c *Case, r Rating, ctr Co
 		}
 		reopen(s.cal, c, rules, at)
 		reopenedAt = at
-		return "评价人对办理结果不满意，督办单复号，重新回访", nil
+		return "评价人对办理结果不满意，督办单重新办理（复号），重新回访", nil
 	})
 	return reopenedAt, err
 }

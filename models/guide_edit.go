@@ -678,6 +678,15 @@ func (s *Store) UpdateGuide(ctx context.Context, departmentID, id uint, version 
 		if err := replaceGuideLists(tx, &draft); err != nil {
 			return err
 		}
+		if draft.DepartmentID != old.DepartmentID {
+			// A moved item leaves the old department's counters: they no
+			// longer handle it, and their staff could not untick it.
+			err := tx.Exec(`DELETE FROM counter_service_items WHERE service_item_id = ? AND counter_id IN
+				(SELECT id FROM counters WHERE department_id = ?)`, old.ID, old.DepartmentID).Error
+			if err != nil {
+				return err
+			}
+		}
 		if err := indexGuide(tx, &draft, draft.Theme.Name, &draft.Department); err != nil {
 			return err
 		}
@@ -820,9 +829,13 @@ func (s *Store) setGuideState(ctx context.Context, departmentID, id uint, by Act
 		if res.RowsAffected == 0 {
 			return ErrConflict
 		}
-		if err := tx.First(&it, it.ID).Error; err != nil {
+		// A fresh value: gorm leaves a field alone when the column is NULL,
+		// and an undone repeal must read as undone.
+		var fresh ServiceItem
+		if err := tx.First(&fresh, it.ID).Error; err != nil {
 			return err
 		}
+		it = fresh
 		return audit(tx, by, action, guideObject(&it), before, statusRecord(&it), now)
 	})
 	if err != nil {

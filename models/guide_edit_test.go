@@ -337,3 +337,49 @@ func TestGuideStatus(t *testing.T) {
 		t.Fatalf("a stale form after a status change: %v", err)
 	}
 }
+
+func TestUndoRepealAndMoveDepartment(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	it, err := s.FindGuideByCode(ctx, "11QHRSJ0001-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := Actor{UserID: 1, Login: "admin", Name: "中心管理员"}
+	now := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
+	if _, err := s.SetGuideRepealed(ctx, 0, it.ID, true, by, now); err != nil {
+		t.Fatal(err)
+	}
+	undone, err := s.SetGuideRepealed(ctx, 0, it.ID, false, by, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if undone.RepealedAt != nil {
+		t.Fatalf("an undone repeal still reads as repealed: %v", undone.RepealedAt)
+	}
+	page, _ := s.FindAuditEntries(ctx, AuditFilter{Username: "admin"})
+	if page.Total < 2 || page.Entries[0].Before == page.Entries[0].After {
+		t.Fatalf("the audit of the undo must show a change: %+v", page.Entries[0])
+	}
+
+	// Moving the item to another department unlinks the old department's
+	// counters.
+	fresh, err := s.FindGuideForEdit(ctx, 0, it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := GuideInputOf(fresh)
+	in.Department = "hzk"
+	if err := s.UpdateGuide(ctx, 0, it.ID, fresh.Version, in, by); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := s.FindGuideByCode(ctx, "11QHRSJ0001-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range moved.Counters {
+		if c.DepartmentID != moved.DepartmentID {
+			t.Fatalf("the moved item is still at %s of another department", c.Code)
+		}
+	}
+}

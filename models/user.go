@@ -292,7 +292,7 @@ func (s *Store) ChangePassword(ctx context.Context, userID uint, current, next s
 		if err := tx.Model(&u).Updates(map[string]any{"password_hash": hash, "session_version": gorm.Expr("session_version + 1")}).Error; err != nil {
 			return err
 		}
-		return audit(tx, Actor{UserID: u.ID, Name: u.DisplayName}, "修改密码", "用户 "+u.Username, nil, nil, time.Now().UTC())
+		return audit(tx, Actor{UserID: u.ID, Login: u.Username, Name: u.DisplayName}, "修改密码", "用户 "+u.Username, nil, nil, time.Now().UTC())
 	})
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
@@ -361,8 +361,12 @@ func (s *Store) CreateUserBy(ctx context.Context, in UserInput, by Actor) (*User
 	if err != nil {
 		return nil, err
 	}
+	dept := "全部"
+	if u.Role == RoleDepartmentAdmin {
+		dept = in.Department
+	}
 	err = audit(s.db.WithContext(ctx), by, "新增用户", "用户 "+u.Username, nil,
-		map[string]string{"姓名": u.DisplayName, "角色": u.RoleLabel(), "部门": in.Department}, time.Now().UTC())
+		map[string]string{"姓名": u.DisplayName, "角色": u.RoleLabel(), "部门": dept}, time.Now().UTC())
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}

@@ -676,7 +676,7 @@ func CounterFormPage(p Page, f CounterForm) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = counterField(f, "number", "窗口号", "如：B01").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = counterField(f, "number", "大厅内窗口号（张贴在窗口上方；评价二维码用的窗口编号不变）", "如：B01").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

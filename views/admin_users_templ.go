@@ -277,7 +277,7 @@ func UsersPage(p Page, users []models.User, f UserForm) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if f.ResetID == u.ID {
-					templ_7745c5c3_Err = FieldError("reset-error", f.ResetError).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = FieldError("reset-error-"+itoa(int(u.ID)), f.ResetError).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -541,7 +541,7 @@ func enableLabel(u models.User) string {
 
 func resetAttrs(f UserForm, id uint) templ.Attributes {
 	if f.ResetID == id && f.ResetError != "" {
-		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "reset-error"}
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "reset-error-" + itoa(int(id))}
 	}
 	return templ.Attributes{}
 }
