@@ -130,8 +130,8 @@ func TestDepartmentAdminWorksOwnCasesOnly(t *testing.T) {
 	if !strings.Contains(body, "督办单状态已变化") {
 		t.Fatal("a stale step must be refused with a message")
 	}
-	if res, _ := b.get(t, "/admin/audit"); res.StatusCode != http.StatusForbidden {
-		t.Fatalf("a 部门管理员 opening the audit log: %d, want 403", res.StatusCode)
+	if res, body := b.get(t, "/admin/audit"); res.StatusCode != http.StatusForbidden || !strings.Contains(body, "返回工作台") {
+		t.Fatalf("a 部门管理员 opening the audit log: %d, want 403 on the admin error page", res.StatusCode)
 	}
 
 	sys := newBrowser(app, "10.7.2.2")

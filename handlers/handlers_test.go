@@ -284,6 +284,25 @@ func TestHeadersAndStatic(t *testing.T) {
 	if rec.Code != 200 {
 		t.Fatalf("HEAD guide: %d", rec.Code)
 	}
+	if res.Header.Get("Strict-Transport-Security") != "" {
+		t.Error("HSTS over plain HTTP")
+	}
+	// Behind a trusted proxy on this host that terminated TLS.
+	proxied := newTestAppWith(t, Config{TrustProxy: true})
+	tls := httptest.NewRequest(http.MethodGet, "/", nil)
+	tls.RemoteAddr = "127.0.0.1:40000"
+	tls.Header.Set("X-Forwarded-Proto", "https")
+	rec = httptest.NewRecorder()
+	proxied.e.ServeHTTP(rec, tls)
+	if !strings.Contains(rec.Header().Get("Strict-Transport-Security"), "max-age=") {
+		t.Error("no HSTS over TLS")
+	}
+	tls.RemoteAddr = "192.0.2.1:40000"
+	rec = httptest.NewRecorder()
+	app.e.ServeHTTP(rec, tls)
+	if rec.Header().Get("Strict-Transport-Security") != "" {
+		t.Error("a forged X-Forwarded-Proto from a client must not count")
+	}
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if res, _ := app.get(t, p); res.StatusCode != 200 {
 			t.Fatalf("GET %s: %d", p, res.StatusCode)

@@ -32,6 +32,10 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		hdr.Set("X-Content-Type-Options", "nosniff")
 		hdr.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		hdr.Set("X-Frame-Options", "DENY")
+		if c.Scheme() == "https" {
+			// Over TLS, browsers are told to keep to it for a year.
+			hdr.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
 		return next(c)
 	}
 }

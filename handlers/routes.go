@@ -18,8 +18,10 @@ func (h *Handler) Routes() *echo.Echo {
 	// The client's address counts ratings and sign-in failures: take it
 	// from the connection unless a trusted proxy stands in front.
 	e.IPExtractor = echo.ExtractIPDirect()
+	e.SchemeExtractor = echo.ExtractSchemeDirect()
 	if h.trustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+		e.SchemeExtractor = echo.ExtractSchemeFromHeaders()
 	}
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
