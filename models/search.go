@@ -701,3 +701,6 @@ func Highlight(text string, words []string) []TextPart {
 	}
 	return parts
 }
+
+// isTokenRune reports whether r may stand in an index token.
+func isTokenRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
