@@ -115,18 +115,33 @@ func (h *Handler) handleAdminEntryCreate(c echo.Context) error {
 	}
 	in := entryInput(c)
 	_, err = h.store.AddDutyEntry(c.Request().Context(), scope(c), section, in, actor(c))
+	form := entryForm(in)
+	form.CSRF, form.Section, form.Back = csrfToken(c), section, c.FormValue("back")
+	return h.entrySaved(c, err, form, "新增责任事项", "已新增责任事项，公开的责任清单已同步更新。")
+}
+
+// entrySaved answers the save of an entry: the form again with the
+// messages (422), or beside the newer version (409); 403 for another
+// department's record; else a flash and back to the board.
+func (h *Handler) entrySaved(c echo.Context, err error, form views.EntryForm, title, done string) error {
 	var verr *models.ValidationError
 	switch {
 	case errors.As(err, &verr):
-		form := entryForm(in)
-		form.CSRF, form.Section, form.Errors, form.Back = csrfToken(c), section, verr.Fields, c.FormValue("back")
-		return h.render(c, http.StatusUnprocessableEntity, views.EntryFormPage(h.adminPage(c, "新增责任事项"), form))
+		form.Errors = verr.Fields
+		return h.render(c, http.StatusUnprocessableEntity, views.EntryFormPage(h.adminPage(c, title), form))
+	case errors.Is(err, models.ErrConflict):
+		current, ferr := h.store.FindDutyEntry(c.Request().Context(), scope(c), form.ID)
+		if ferr != nil {
+			return ferr
+		}
+		form.Version, form.Newer = current.Version, current
+		return h.render(c, http.StatusConflict, views.EntryFormPage(h.adminPage(c, title), form))
 	case errors.Is(err, models.ErrNotFound) && scope(c) != 0:
 		return echo.NewHTTPError(http.StatusForbidden)
 	case err != nil:
 		return err
 	}
-	if err := h.setFlash(c, "已新增责任事项，公开的责任清单已同步更新。"); err != nil {
+	if err := h.setFlash(c, done); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, backToBoard(c))
@@ -150,44 +165,16 @@ func (h *Handler) handleAdminEntryEdit(c echo.Context) error {
 // than the stored one (someone saved in between) is refused with 409: the
 // editor sees the newer version beside their own input, nothing is lost.
 func (h *Handler) handleAdminEntryUpdate(c echo.Context) error {
-	ctx := c.Request().Context()
 	id, err := uintParam(c.Param("id"))
 	if err != nil {
 		return err
 	}
-	// Another department's entry is refused before its input is even read.
-	if _, err := h.store.FindDutyEntry(ctx, scope(c), id); err != nil {
-		if errors.Is(err, models.ErrNotFound) && scope(c) != 0 {
-			return echo.NewHTTPError(http.StatusForbidden)
-		}
-		return err
-	}
 	version, _ := strconv.Atoi(c.FormValue("version"))
 	in := entryInput(c)
-	err = h.store.UpdateDutyEntry(ctx, scope(c), id, version, in, actor(c))
+	err = h.store.UpdateDutyEntry(c.Request().Context(), scope(c), id, version, in, actor(c))
 	form := entryForm(in)
 	form.CSRF, form.ID, form.Version, form.Back = csrfToken(c), id, version, c.FormValue("back")
-	var verr *models.ValidationError
-	switch {
-	case errors.As(err, &verr):
-		form.Errors = verr.Fields
-		return h.render(c, http.StatusUnprocessableEntity, views.EntryFormPage(h.adminPage(c, "修改责任事项"), form))
-	case errors.Is(err, models.ErrConflict):
-		current, ferr := h.store.FindDutyEntry(ctx, scope(c), id)
-		if ferr != nil {
-			return ferr
-		}
-		form.Version, form.Newer = current.Version, current
-		return h.render(c, http.StatusConflict, views.EntryFormPage(h.adminPage(c, "修改责任事项"), form))
-	case errors.Is(err, models.ErrNotFound) && scope(c) != 0:
-		return echo.NewHTTPError(http.StatusForbidden)
-	case err != nil:
-		return err
-	}
-	if err := h.setFlash(c, "已保存，公开的责任清单已同步更新。"); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+	return h.entrySaved(c, err, form, "修改责任事项", "已保存，公开的责任清单已同步更新。")
 }
 
 func (h *Handler) handleAdminEntryDeleteConfirm(c echo.Context) error {

@@ -97,7 +97,7 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 		form.Values[k] = displayable(c.FormValue(k))
 	}
 	if d := c.FormValue("deadline"); d != "" {
-		t, err := time.ParseInLocation("2006-01-02", d, beijing)
+		t, err := time.ParseInLocation("2006-01-02", d, models.InBeijing(time.Now()).Location())
 		if err != nil {
 			form.Errors = map[string]string{"deadline": "整改期限格式应为“年-月-日”，如 2026-12-15。"}
 		} else {
@@ -145,8 +145,6 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/admin/cases/"+c.Param("id"))
 }
 
-// beijing is the time zone of deadlines typed by staff.
-var beijing = time.FixedZone("CST", 8*3600)
 
 func (h *Handler) handleAdminAudit(c echo.Context) error {
 	page, _ := strconv.Atoi(c.QueryParam("page"))

@@ -20,7 +20,7 @@ import (
 // rateAt stores a rating made at a Beijing time, "2006-01-02 15:04".
 func rateAt(t *testing.T, app *testApp, in models.RatingInput, when string) *models.RatingReceipt {
 	t.Helper()
-	at, err := time.ParseInLocation("2006-01-02 15:04", when, beijing)
+	at, err := time.ParseInLocation("2006-01-02 15:04", when, models.InBeijing(time.Now()).Location())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -201,8 +201,8 @@ func (h *Handler) handleRatingStats(c echo.Context) error {
 // lastMonths lists the n months up to this one, newest first, in Beijing
 // time like the statistics.
 func lastMonths(n int) []string {
-	now := time.Now().In(beijing)
-	first := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, beijing)
+	now := models.InBeijing(time.Now())
+	first := time.Date(now.Year(), now.Month(), 1, 12, 0, 0, 0, now.Location())
 	out := make([]string, n)
 	for i := range out {
 		out[i] = models.MonthOf(first.AddDate(0, -i, 0))

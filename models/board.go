@@ -223,6 +223,11 @@ func entryFields(e DutyEntry) [][2]string {
 // board, and records the change. A departmentID of 0 allows any
 // department's section (a 系统管理员).
 func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, in DutyEntryInput, by Actor) (*DutyEntry, error) {
+	// Out of reach comes before invalid: another department's section is
+	// not found, whatever the input says.
+	if _, err := s.FindDutySection(ctx, departmentID, sectionID); err != nil {
+		return nil, err
+	}
 	if err := in.validate(); err != nil {
 		return nil, err
 	}
@@ -285,6 +290,11 @@ func (s *Store) FindDutyEntry(ctx context.Context, departmentID, entryID uint) (
 // started from: if someone saved in between, the save is refused with
 // ErrConflict. A save that changes nothing records nothing.
 func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint, version int, in DutyEntryInput, by Actor) error {
+	// Out of reach comes before invalid: another department's entry is not
+	// found, whatever the input says.
+	if _, err := s.FindDutyEntry(ctx, departmentID, entryID); err != nil {
+		return err
+	}
 	if err := in.validate(); err != nil {
 		return err
 	}

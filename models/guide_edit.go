@@ -350,6 +350,33 @@ func (c *guideChecker) rowSort(key string, r RowInput, index int) sortKey {
 	return sortKey{sort: c.number(key, r.Sort, "顺序", 1, maxSort, maxSort+1), index: index}
 }
 
+// listRow is a row of an editable list: it can be blank (a spare row left
+// empty) and carries its 顺序 and 删除此行.
+type listRow interface {
+	Blank() bool
+	row() RowInput
+}
+
+func (r RowInput) row() RowInput { return r }
+
+// parseRows turns the rows of one list into stored values: blank and
+// deleted rows dropped, each row checked by convert under its field keys
+// ("materials.2."), the rest put in the order of their 顺序.
+func parseRows[I listRow, T any](c *guideChecker, list string, rows []I, convert func(key string, row I) T) []T {
+	var out []T
+	var keys []sortKey
+	for i, r := range rows {
+		if r.row().Delete || r.Blank() {
+			continue
+		}
+		k := list + "." + strconv.Itoa(i) + "."
+		keys = append(keys, c.rowSort(k+"sort", r.row(), i))
+		out = append(out, convert(k, r))
+	}
+	sortRows(out, keys)
+	return out
+}
+
 func sortRows[T any](rows []T, keys []sortKey) {
 	idx := make([]int, len(rows))
 	for i := range idx {
@@ -441,14 +468,8 @@ func (in GuideInput) parse() (ServiceItem, map[string]string) {
 		c.fail("promise_note", "适用告知承诺制的，请说明以书面承诺替代哪些材料。")
 	}
 
-	var keys []sortKey
-	for i, m := range in.Materials {
-		if m.Delete || m.Blank() {
-			continue
-		}
-		k := "materials." + strconv.Itoa(i) + "."
-		keys = append(keys, c.rowSort(k+"sort", m.RowInput, i))
-		it.Materials = append(it.Materials, Material{
+	it.Materials = parseRows(c, "materials", in.Materials, func(k string, m MaterialInput) Material {
+		return Material{
 			Name:      c.line(k+"name", m.Name, "材料名称", 200, true),
 			Necessity: c.choice(k+"necessity", m.Necessity, "必要性", MaterialNecessities),
 			Form:      c.choice(k+"form", m.Form, "材料形式", MaterialForms),
@@ -456,51 +477,29 @@ func (in GuideInput) parse() (ServiceItem, map[string]string) {
 			Source:    c.choice(k+"source", m.Source, "来源渠道", MaterialSources),
 			BlankForm: m.BlankForm, Sample: m.Sample,
 			Note: c.text(k+"note", m.Note, "填报须知", 500, false),
-		})
-	}
-	sortRows(it.Materials, keys)
-	keys = keys[:0]
-	for i, s := range in.Steps {
-		if s.Delete || s.Blank() {
-			continue
 		}
-		k := "steps." + strconv.Itoa(i) + "."
-		keys = append(keys, c.rowSort(k+"sort", s.RowInput, i))
-		it.Steps = append(it.Steps, Step{
+	})
+	it.Steps = parseRows(c, "steps", in.Steps, func(k string, s StepInput) Step {
+		return Step{
 			Name:        c.line(k+"name", s.Name, "环节名称", 40, true),
 			Actor:       c.line(k+"actor", s.Actor, "办理人员", 100, false),
 			Duration:    c.line(k+"duration", s.Duration, "办理时限", 40, false),
 			Description: c.text(k+"description", s.Description, "办理说明", 500, false),
-		})
-	}
-	sortRows(it.Steps, keys)
-	keys = keys[:0]
-	for i, f := range in.Fees {
-		if f.Delete || f.Blank() {
-			continue
 		}
-		k := "fees." + strconv.Itoa(i) + "."
-		keys = append(keys, c.rowSort(k+"sort", f.RowInput, i))
-		it.Fees = append(it.Fees, Fee{
+	})
+	it.Fees = parseRows(c, "fees", in.Fees, func(k string, f FeeInput) Fee {
+		return Fee{
 			Item:     c.line(k+"item", f.Item, "收费项目", 100, true),
 			Standard: c.line(k+"standard", f.Standard, "收费标准", 200, true),
 			Basis:    c.line(k+"basis", f.Basis, "收费依据", 300, false),
-		})
-	}
-	sortRows(it.Fees, keys)
-	keys = keys[:0]
-	for i, q := range in.FAQs {
-		if q.Delete || q.Blank() {
-			continue
 		}
-		k := "faqs." + strconv.Itoa(i) + "."
-		keys = append(keys, c.rowSort(k+"sort", q.RowInput, i))
-		it.FAQs = append(it.FAQs, FAQ{
+	})
+	it.FAQs = parseRows(c, "faqs", in.FAQs, func(k string, q FAQInput) FAQ {
+		return FAQ{
 			Question: c.line(k+"question", q.Question, "问题", 300, true),
 			Answer:   c.text(k+"answer", q.Answer, "解答", 4000, true),
-		})
-	}
-	sortRows(it.FAQs, keys)
+		}
+	})
 
 	if len(it.Steps) == 0 {
 		c.fail("steps", "请至少填写一个办理环节，如“申请”“受理”“审查”“决定”。")

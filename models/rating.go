@@ -314,8 +314,13 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 // statistics count it on.
 func dayOf(t time.Time) string { return t.In(chinaTime).Format("2006-01-02") }
 
-// chinaTime is UTC+8, without a time zone database on the machine.
+// chinaTime is Beijing time (UTC+8), without a time zone database on the
+// machine: days, months and deadlines are Beijing days.
 var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// InBeijing returns t in Beijing time, the time of every date the portal
+// shows or reads.
+func InBeijing(t time.Time) time.Time { return t.In(chinaTime) }
 
 // addToTotals adds (or, with sign -1, removes) a rating to its counter's
 // running total for its day.

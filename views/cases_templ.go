@@ -466,7 +466,7 @@ func caseDetail(d LookupData) templ.Component {
 
 // stamp renders a moment as government pages write it, in Beijing time.
 func stamp(t time.Time) string {
-	return t.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02 15:04")
+	return models.InBeijing(t).Format("2006-01-02 15:04")
 }
 
 // CasesData is what the 亮单 shows.

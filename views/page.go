@@ -4,6 +4,7 @@
 package views
 
 import (
+	"github.com/zwfw/portal/models"
 	"net/url"
 	"strconv"
 	"time"
@@ -116,7 +117,7 @@ func date(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(time.FixedZone("CST", 8*3600)).Format("2006-01-02")
+	return models.InBeijing(t).Format("2006-01-02")
 }
 
 // pageWindow returns the page numbers to show around the current page, with
