@@ -145,7 +145,6 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/admin/cases/"+c.Param("id"))
 }
 
-
 func (h *Handler) handleAdminAudit(c echo.Context) error {
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	f := models.AuditFilter{Username: displayable(c.QueryParam("user")), Action: displayable(c.QueryParam("action")), Page: page}
