@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/gorilla/sessions"
-	"github.com/longbridgeapp/opencc"
 
 	"github.com/zwfw/portal/models"
 	"github.com/zwfw/portal/static"
@@ -32,6 +31,10 @@ type Config struct {
 	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
 	// printed on paper copies; empty means the address the request used.
 	BaseURL string
+	// Converter converts between Simplified and Traditional Chinese. It
+	// takes about 100 ms to build and is only read, so one can serve many
+	// handlers (tests build many); nil builds one.
+	Converter *Converter
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -48,9 +51,9 @@ type Handler struct {
 	trustProxy    bool
 	// key signs the rater cookie and keys the pseudonyms of addresses.
 	key []byte
-	// toSimplified converts Traditional Chinese search input to Simplified,
-	// the script the guides are written and indexed in.
-	toSimplified *opencc.OpenCC
+	// chinese converts pages to Traditional for the 繁體 view and search
+	// input to Simplified.
+	chinese *Converter
 }
 
 // New builds the handlers.
@@ -65,9 +68,11 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 	if err != nil {
 		return nil, err
 	}
-	t2s, err := opencc.New("t2s")
-	if err != nil {
-		return nil, fmt.Errorf("handlers: Chinese converter: %w", err)
+	chinese := cfg.Converter
+	if chinese == nil {
+		if chinese, err = NewConverter(); err != nil {
+			return nil, fmt.Errorf("handlers: %w", err)
+		}
 	}
 	cookies := sessions.NewCookieStore(cfg.SessionKey)
 	// CookieStore's defaults (30 days, not Secure) do not suit a government
@@ -90,16 +95,9 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		secureCookies: cfg.SecureCookies,
 		trustProxy:    cfg.TrustProxy,
 		key:           cfg.SessionKey,
-		toSimplified:  t2s,
+		chinese:       chinese,
 	}, nil
 }
 
-// simplified converts Traditional Chinese to Simplified; on the converter's
-// failure it returns the input, which at worst finds fewer results.
-func (h *Handler) simplified(s string) string {
-	out, err := h.toSimplified.Convert(s)
-	if err != nil {
-		return s
-	}
-	return out
-}
+// simplified converts Traditional Chinese search input to Simplified.
+func (h *Handler) simplified(s string) string { return h.chinese.Simplified(s) }

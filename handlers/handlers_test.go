@@ -45,6 +45,9 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SessionKey = []byte(strings.Repeat("k", 32))
+	if cfg.Converter == nil {
+		cfg.Converter = sharedConverter(t)
+	}
 	h, err := New(store, logger, cfg)
 	if err != nil {
 		t.Fatal(err)

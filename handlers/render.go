@@ -14,13 +14,25 @@ import (
 const sessionName = "portal"
 
 // render renders a component into a buffer first, so that a failure half-way
-// becomes a clean error page instead of half a page.
+// becomes a clean error page instead of half a page. In the 繁體 view it
+// converts the whole page, content and interface alike, here in one place:
+// every page, error page and flash message passes through it.
 func (h *Handler) render(c echo.Context, status int, component templ.Component) error {
 	var buf bytes.Buffer
 	if err := component.Render(c.Request().Context(), &buf); err != nil {
 		return fmt.Errorf("render %s: %w", c.Path(), err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	body := buf.Bytes()
+	hdr := c.Response().Header()
+	// The same URL answers differently by the display cookies.
+	hdr.Add(echo.HeaderVary, "Cookie")
+	if displayOf(c.Request()).traditional {
+		body = h.chinese.TraditionalHTML(body)
+		hdr.Set("Content-Language", "zh-Hant")
+	} else {
+		hdr.Set("Content-Language", "zh-Hans")
+	}
+	return c.HTMLBlob(status, body)
 }
 
 // page builds what every page's layout needs.
@@ -43,6 +55,7 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 	case strings.HasPrefix(path, "/cases"):
 		section = "cases"
 	}
+	d := displayOf(c.Request())
 	return views.Page{
 		Title:     title,
 		Path:      path,
@@ -53,8 +66,12 @@ func (h *Handler) page(c echo.Context, title string) views.Page {
 		Assets: views.Assets{
 			CSS:      h.assets.URL("css/site.css"),
 			AdminCSS: h.assets.URL("css/admin.css"),
+			CareCSS:  h.assets.URL("css/care.css"),
 			Favicon:  h.assets.URL("img/emblem.svg"),
 		},
+		Care:        d.care,
+		Traditional: d.traditional,
+		Here:        here(c.Request()),
 	}
 }
 

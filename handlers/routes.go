@@ -49,6 +49,8 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/counters/:code/poster", h.handleCounterPoster)
 	get("/ratings", h.handleRatingStats)
 	get("/cases", h.handleCaseIndex)
+	// 关怀版 and 繁體: plain links that set a cookie and come back.
+	get("/display", h.handleDisplay)
 
 	// The rating and case pages post forms: CSRF-protected. /r/{code} is
 	// what the counters' QR posters encode: keep it short and stable.

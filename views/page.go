@@ -34,13 +34,43 @@ type Page struct {
 	User        string
 	SystemAdmin bool
 	CSRF        string
+	// Care is the 关怀版 (elderly-friendly mode): the layout loads care.css
+	// and marks <html class="care">.
+	Care bool
+	// Traditional means the page is shown in Traditional Chinese (繁體): the
+	// layout says lang="zh-Hant" and the render helper converts the page.
+	Traditional bool
+	// Here is the current page, path and query, where the display switches
+	// bring the user back to.
+	Here string
+}
+
+// Lang is the language tag of the page's <html>.
+func (p Page) Lang() string {
+	if p.Traditional {
+		return "zh-Hant"
+	}
+	return "zh-Hans"
+}
+
+// DisplayURL is the link that sets one display preference (care=1|0,
+// script=hant|hans) and comes back to this page: a plain link, so that the
+// switch works without JavaScript.
+func (p Page) DisplayURL(key, value string) string {
+	next := p.Here
+	if next == "" {
+		next = "/"
+	}
+	return "/display?" + key + "=" + value + "&next=" + url.QueryEscape(next)
 }
 
 // Assets are the content-hashed URLs of the static files.
 type Assets struct {
 	CSS      string
 	AdminCSS string
-	Favicon  string
+	// CareCSS is loaded after the other stylesheets in 关怀版 only.
+	CareCSS string
+	Favicon string
 }
 
 // SiteName is the portal's name as it heads every page.
