@@ -17,7 +17,7 @@ import (
 // many, and each would otherwise load the dictionaries again.
 var converterOnce = sync.OnceValues(NewConverter)
 
-func sharedConverter(t *testing.T) *Converter {
+func sharedConverter(t testing.TB) *Converter {
 	t.Helper()
 	cv, err := converterOnce()
 	if err != nil {
@@ -437,5 +437,31 @@ func TestNonHTMLIsNeverConverted(t *testing.T) {
 	_, css := b.get(t, careCSSLink.FindStringSubmatch(page)[1])
 	if !strings.Contains(css, "关怀版") {
 		t.Error("care.css was converted")
+	}
+}
+
+// BenchmarkDisplayModes measures what the 繁體 conversion adds to a page,
+// against the same page in the standard view in the same run.
+func BenchmarkDisplayModes(b *testing.B) {
+	app := newTestApp(b)
+	for _, target := range []string{"/services/11QHHZK0002-01", "/services", "/r/C02"} {
+		for _, mode := range []struct {
+			name    string
+			cookies []*http.Cookie
+		}{{"standard", nil}, {"care", []*http.Cookie{care}}, {"traditional", []*http.Cookie{hant}}} {
+			b.Run(target+"/"+mode.name, func(b *testing.B) {
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodGet, target, nil)
+					for _, c := range mode.cookies {
+						req.AddCookie(c)
+					}
+					rec := httptest.NewRecorder()
+					app.e.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Fatalf("%s: %d", target, rec.Code)
+					}
+				}
+			})
+		}
 	}
 }

@@ -22,14 +22,14 @@ type testApp struct {
 	e     *echo.Echo
 }
 
-func newTestApp(t *testing.T) *testApp {
+func newTestApp(t testing.TB) *testApp {
 	t.Helper()
 	return newTestAppWith(t, Config{})
 }
 
 // newTestAppWith is newTestApp with a configuration (the session key is
 // filled in).
-func newTestAppWith(t *testing.T, cfg Config) *testApp {
+func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	t.Helper()
 	ctx := context.Background()
 	store, err := models.Open(filepath.Join(t.TempDir(), "portal.db"))
