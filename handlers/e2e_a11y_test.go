@@ -160,6 +160,7 @@ func sitePages(t *testing.T, site *e2eSite) (public, admin []a11yPage) {
 		{name: "rate with a mistake", path: "/r/B01", reach: func(tb *tab) {
 			tb.follow("不满意")
 			tb.press("提交评价")
+			expectMistake(tb)
 		}},
 		{name: "thanks", path: "/r/B01", reach: func(tb *tab) {
 			tb.follow("不满意")
@@ -171,6 +172,7 @@ func sitePages(t *testing.T, site *e2eSite) (public, admin []a11yPage) {
 		{name: "case lookup with a mistake", path: "/cases/lookup", reach: func(tb *tab) {
 			tb.fill("督办单编号", "DB2026")
 			tb.press("查询")
+			expectMistake(tb)
 		}},
 		{name: "looked-up case", path: "/cases/lookup", reach: func(tb *tab) {
 			tb.fill("督办单编号", number)
@@ -183,32 +185,46 @@ func sitePages(t *testing.T, site *e2eSite) (public, admin []a11yPage) {
 			tb.fill("用户名", "nobody")
 			tb.fill("密码", "wrong-password")
 			tb.press("登录")
+			expectMistake(tb)
 		}},
 	}
 	admin = []a11yPage{
 		{name: "home", path: "/admin"},
 		{name: "cases", path: "/admin/cases"},
 		{name: "case", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID))},
-		{name: "case step with a mistake", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID)), reach: func(tb *tab) { tb.press("保存回访") }},
+		{name: "case step with a mistake", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID)), reach: func(tb *tab) { tb.press("保存回访"); expectMistake(tb) }},
 		{name: "board", path: "/admin/board"},
 		{name: "entry new", path: hrefs[`^/admin/board/entries/new$`]},
 		{name: "entry edit", path: entry},
 		{name: "entry edit with a mistake", path: entry, reach: func(tb *tab) {
 			tb.fill("职责事项", "")
 			tb.press("保存")
+			expectMistake(tb)
 		}},
 		{name: "entry delete", path: entryPath + "/delete"},
 		{name: "counters", path: "/admin/counters"},
 		{name: "counter edit", path: hrefs[`^/admin/counters/\d+$`]},
+		{name: "counter edit with a mistake", path: hrefs[`^/admin/counters/\d+$`], reach: func(tb *tab) {
+			tb.fill("窗口名称", "")
+			tb.press("保存")
+			expectMistake(tb)
+		}},
 		{name: "guides", path: "/admin/guides"},
 		{name: "guide edit", path: hrefs[`^/admin/guides/\d+$`]},
+		{name: "guide edit with a mistake", path: hrefs[`^/admin/guides/\d+$`], reach: func(tb *tab) {
+			tb.fill("事项名称", "")
+			tb.press("保存")
+			expectMistake(tb)
+		}},
 		{name: "export", path: "/admin/export"},
 		{name: "users", path: "/admin/users"},
+		{name: "users with mistakes", path: "/admin/users", reach: func(tb *tab) { tb.press("新增用户"); expectMistake(tb) }},
 		{name: "audit", path: "/admin/audit"},
 		{name: "password", path: "/admin/password"},
 		{name: "password with mistakes", path: "/admin/password", reach: func(tb *tab) {
 			tb.fill("当前密码", "wrong")
 			tb.press("修改密码")
+			expectMistake(tb)
 		}},
 		{name: "not found", path: "/admin/cases/999999"},
 	}
@@ -383,5 +399,13 @@ func TestBrowserWithoutJavaScript(t *testing.T) {
 	signInTab(tb, "admin")
 	for _, p := range admin {
 		check(p)
+	}
+}
+
+// expectMistake fails unless the form came back with a field marked invalid.
+func expectMistake(tb *tab) {
+	tb.t.Helper()
+	if !eval[bool](tb, `!!document.querySelector('[aria-invalid=true]')`) {
+		tb.t.Fatalf("%s: the form was not sent back with a field marked invalid", tb.where())
 	}
 }
