@@ -192,7 +192,10 @@ func sitePages(t *testing.T, site *e2eSite) (public, admin []a11yPage) {
 		{name: "home", path: "/admin"},
 		{name: "cases", path: "/admin/cases"},
 		{name: "case", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID))},
-		{name: "case step with a mistake", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID)), reach: func(tb *tab) { tb.press("保存回访"); expectMistake(tb) }},
+		{name: "case step with a mistake", path: "/admin/cases/" + strconv.Itoa(int(caseRec.Case.ID)), reach: func(tb *tab) {
+			tb.press("保存回访")
+			expectMistake(tb)
+		}},
 		{name: "board", path: "/admin/board"},
 		{name: "entry new", path: hrefs[`^/admin/board/entries/new$`]},
 		{name: "entry edit", path: entry},
@@ -218,7 +221,10 @@ func sitePages(t *testing.T, site *e2eSite) (public, admin []a11yPage) {
 		}},
 		{name: "export", path: "/admin/export"},
 		{name: "users", path: "/admin/users"},
-		{name: "users with mistakes", path: "/admin/users", reach: func(tb *tab) { tb.press("新增用户"); expectMistake(tb) }},
+		{name: "users with mistakes", path: "/admin/users", reach: func(tb *tab) {
+			tb.press("新增用户")
+			expectMistake(tb)
+		}},
 		{name: "audit", path: "/admin/audit"},
 		{name: "password", path: "/admin/password"},
 		{name: "password with mistakes", path: "/admin/password", reach: func(tb *tab) {
