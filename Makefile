@@ -28,7 +28,7 @@ test:
 
 ## e2e: the browser suite: Debian's chromium through the flows and every page, axe-core on each
 e2e: testdata/e2e/node_modules/.package-lock.json
-	go test -tags 'sqlite_fts5 e2e' -count=1 -timeout 15m -run '^TestBrowser' ./handlers/
+	go test -tags 'sqlite_fts5 e2e' -count=1 -timeout 20m -run '^TestBrowser' ./handlers/
 
 # axe-core exactly as the committed lock file pins it.
 testdata/e2e/node_modules/.package-lock.json: testdata/e2e/package.json testdata/e2e/package-lock.json

@@ -109,7 +109,7 @@ func (s *e2eSite) newTab(t *testing.T, opts tabOptions) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(s.browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 6*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(cancelTimeout)
 	tb := &tab{t: t, ctx: ctx, site: s, opts: opts}
 	if err := chromedp.Do(ctx); err != nil {
