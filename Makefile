@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test lint check-generated bench clean
+.PHONY: run build generate test e2e lint check-generated bench clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -26,9 +26,19 @@ generate:
 test:
 	go test -race -count=1 ./...
 
+## e2e: the browser suite: Debian's chromium through the flows and every page, axe-core on each
+e2e: testdata/e2e/node_modules/.package-lock.json
+	go test -tags 'sqlite_fts5 e2e' -count=1 -timeout 20m -run '^TestBrowser' ./handlers/
+
+# axe-core exactly as the committed lock file pins it.
+testdata/e2e/node_modules/.package-lock.json: testdata/e2e/package.json testdata/e2e/package-lock.json
+	cd testdata/e2e && npm ci --no-audit --no-fund
+	@touch $@
+
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:
 	go vet ./...
+	go vet -tags 'sqlite_fts5 e2e' ./handlers/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@out=$$(go tool templ fmt -fail . 2>&1) || { echo "templ fmt would change:"; echo "$$out"; exit 1; }
 

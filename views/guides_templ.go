@@ -334,7 +334,7 @@ func CatalogPage(p Page, d CatalogData) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = FieldError("page-error", d.Errors["page"]).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = FormError("page-error", d.Errors["page"]).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
