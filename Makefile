@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test lint check-generated bench clean
+.PHONY: run build generate test test-postgres test-mysql lint check-generated bench clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -25,6 +25,18 @@ generate:
 ## test: run every test with the race detector on a real SQLite file per test
 test:
 	go test -race -count=1 ./...
+
+# Servers for the dialect suites; each test creates and drops its own database.
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+MYSQL_TEST_URL ?= mysql://root@127.0.0.1:3306/mysql
+
+## test-postgres: the model and handler tests again, on PostgreSQL (a fresh database per test)
+test-postgres:
+	PORTAL_TEST_DATABASE_URL='$(PG_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/
+
+## test-mysql: the model and handler tests again, on MySQL/MariaDB (a fresh database per test)
+test-mysql:
+	PORTAL_TEST_DATABASE_URL='$(MYSQL_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/
 
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:

@@ -21,6 +21,8 @@ type Store struct {
 	db *gorm.DB
 	// cal counts working days for case deadlines.
 	cal *Calendar
+	// dialect is the engine; the zero value is SQLite.
+	dialect dialect
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for

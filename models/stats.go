@@ -124,11 +124,12 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 // healthy answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var n int
+	day := s.localDaySQL("created_at")
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT COUNT(*) FROM (
 			SELECT counter_id, day, total, satisfied, bad FROM rating_days WHERE total <> 0
 			EXCEPT
-			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*),
+			SELECT counter_id, ` + day + ` AS day, COUNT(*),
 				SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
 			FROM ratings WHERE NOT excluded GROUP BY 1, 2
 		) AS diff`).Scan(&n).Error
@@ -138,7 +139,7 @@ func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var m int
 	err = s.db.WithContext(ctx).Raw(`
 		SELECT COUNT(*) FROM (
-			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*)
+			SELECT counter_id, ` + day + ` AS day, COUNT(*)
 			FROM ratings WHERE NOT excluded GROUP BY 1, 2
 			EXCEPT
 			SELECT counter_id, day, total FROM rating_days

@@ -28,7 +28,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 7 migrations") {
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 8 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
@@ -41,7 +41,7 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 7") {
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 8") {
 		t.Fatalf("version: %q", out)
 	}
 	var created bytes.Buffer
@@ -84,6 +84,15 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	}
 	if cfg.addr != ":1234" {
 		t.Fatalf("a flag must win over the environment: %q", cfg.addr)
+	}
+	env["PORTAL_DATABASE_URL"] = "postgres://db/portal"
+	cfg, err = parseFlags("migrate", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.databaseURL != "postgres://db/portal" {
+		t.Fatalf("PORTAL_DATABASE_URL: %q (%v)", cfg.databaseURL, err)
+	}
+	cfg, err = parseFlags("migrate", []string{"-database-url", "mysql://db/portal"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.databaseURL != "mysql://db/portal" {
+		t.Fatalf("-database-url: %q (%v)", cfg.databaseURL, err)
 	}
 	if _, err := parseFlags("serve", []string{"-rating-scale", "seven"}, noEnv, io.Discard); err == nil {
 		t.Fatal("an unknown rating scale must be refused")
