@@ -39,6 +39,10 @@ func (d dialect) String() string {
 // Dialect names the engine the store uses: "sqlite", "postgres" or "mysql".
 func (s *Store) Dialect() string { return s.dialect.String() }
 
+// Describe names the database for logs: the file, or the address with its
+// password hidden.
+func (s *Store) Describe() string { return s.name }
+
 // OpenURL opens the database that dsn names: a plain file path is SQLite
 // (as Open), postgres://… or postgresql://… is PostgreSQL, and mysql://… is
 // MySQL or MariaDB (and TiDB, which speaks MySQL). It does not migrate.
@@ -157,7 +161,7 @@ func openServer(d gorm.Dialector, dl dialect, dsn string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &Store{db: db, cal: cal, dialect: dl}, nil
+	return &Store{db: db, cal: cal, dialect: dl, name: redactURL(dsn)}, nil
 }
 
 // CreateDatabase creates a new, empty database with a random name on the

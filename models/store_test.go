@@ -23,7 +23,7 @@ func newTestStore(t *testing.T) *Store {
 }
 
 // openTestStore opens an empty, unmigrated store as newTestStore describes.
-func openTestStore(t *testing.T) *Store {
+func openTestStore(t testing.TB) *Store {
 	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "portal.db")
 	if server := os.Getenv("PORTAL_TEST_DATABASE_URL"); server != "" {

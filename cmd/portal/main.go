@@ -221,7 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	logger.Info("database ready", slog.String("database", cfg.database), slog.Int("migrations_applied", n))
+	logger.Info("database ready", slog.String("database", store.Describe()), slog.String("dialect", store.Dialect()), slog.Int("migrations_applied", n))
 	switch cmd {
 	case "migrate":
 		fmt.Fprintf(stdout, "applied %d migrations\n", n)
