@@ -236,3 +236,10 @@ func (s *Store) localDaySQL(col string) string {
 func forUpdate(tx *gorm.DB) *gorm.DB {
 	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Session(&gorm.Session{})
 }
+
+// quote quotes an identifier for the store's engine.
+func (s *Store) quote(name string) string {
+	var b strings.Builder
+	s.db.Dialector.QuoteTo(&b, name)
+	return b.String()
+}
