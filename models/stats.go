@@ -70,14 +70,14 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 	err = db.Table("rating_days AS r").
 		Joins("JOIN departments d ON d.id = r.department_id").
 		Where("r.day LIKE ?", like).
-		Select("d.slug AS "+keyCol+", d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+		Select("d.slug AS " + keyCol + ", d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 		Group("d.id, d.slug, d.name").Scan(&st.Departments).Error
 	if err == nil {
 		err = db.Table("rating_days AS r").
 			Joins("JOIN counters c ON c.id = r.counter_id").
 			Joins("JOIN departments d ON d.id = c.department_id").
 			Where("r.day LIKE ?", like).
-			Select("c.code AS "+keyCol+", c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+			Select("c.code AS " + keyCol + ", c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 			Group("c.id, c.code, c.name, d.short_name").Scan(&st.Counters).Error
 	}
 	if err != nil {
