@@ -97,7 +97,10 @@ func mysqlDSN(dsn string) (string, error) {
 		return "", fmt.Errorf("open database: %s: name the database (mysql://user@host:3306/portal)", redactURL(dsn))
 	}
 	q := u.Query()
-	for k, v := range map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4", "collation": "utf8mb4_bin"} {
+	// interpolateParams sends each query in one round trip instead of
+	// prepare, execute and close (safe with utf8mb4).
+	for k, v := range map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4", "collation": "utf8mb4_bin",
+		"interpolateParams": "true"} {
 		if q.Get(k) == "" {
 			q.Set(k, v)
 		}
