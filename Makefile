@@ -30,13 +30,13 @@ test:
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 MYSQL_TEST_URL ?= mysql://root@127.0.0.1:3306/mysql
 
-## test-postgres: the model and handler tests again, on PostgreSQL (a fresh database per test)
+## test-postgres: the model, handler and command tests again, on PostgreSQL (a fresh database per test)
 test-postgres:
-	PORTAL_TEST_DATABASE_URL='$(PG_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/
+	PORTAL_TEST_DATABASE_URL='$(PG_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/ ./cmd/portal/
 
-## test-mysql: the model and handler tests again, on MySQL/MariaDB (a fresh database per test)
+## test-mysql: the model, handler and command tests again, on MySQL/MariaDB (a fresh database per test)
 test-mysql:
-	PORTAL_TEST_DATABASE_URL='$(MYSQL_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/
+	PORTAL_TEST_DATABASE_URL='$(MYSQL_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/ ./cmd/portal/
 
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:
