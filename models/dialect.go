@@ -98,9 +98,11 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	q := u.Query()
 	// interpolateParams sends each query in one round trip instead of
-	// prepare, execute and close (safe with utf8mb4).
+	// prepare, execute and close (safe with utf8mb4). clientFoundRows makes
+	// an UPDATE report the rows it matched, not only those it changed, as
+	// SQLite and PostgreSQL do: the version checks read that count.
 	for k, v := range map[string]string{"parseTime": "true", "loc": "UTC", "charset": "utf8mb4", "collation": "utf8mb4_bin",
-		"interpolateParams": "true"} {
+		"interpolateParams": "true", "clientFoundRows": "true"} {
 		if q.Get(k) == "" {
 			q.Set(k, v)
 		}

@@ -5,9 +5,9 @@ import "testing"
 func TestMySQLAddressBecomesDriverDSN(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"mysql://root@127.0.0.1:3306/portal",
-			"root@tcp(127.0.0.1:3306)/portal?charset=utf8mb4&collation=utf8mb4_bin&interpolateParams=true&loc=UTC&parseTime=true&time_zone=%27%2B00%3A00%27"},
+			"root@tcp(127.0.0.1:3306)/portal?charset=utf8mb4&clientFoundRows=true&collation=utf8mb4_bin&interpolateParams=true&loc=UTC&parseTime=true&time_zone=%27%2B00%3A00%27"},
 		{"mysql://portal:s%40cret@db.internal/portal?tls=true",
-			"portal:s@cret@tcp(db.internal:3306)/portal?charset=utf8mb4&collation=utf8mb4_bin&interpolateParams=true&loc=UTC&parseTime=true&time_zone=%27%2B00%3A00%27&tls=true"},
+			"portal:s@cret@tcp(db.internal:3306)/portal?charset=utf8mb4&clientFoundRows=true&collation=utf8mb4_bin&interpolateParams=true&loc=UTC&parseTime=true&time_zone=%27%2B00%3A00%27&tls=true"},
 	}
 	for _, tt := range tests {
 		got, err := mysqlDSN(tt.in)
