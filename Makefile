@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test e2e lint check-generated bench clean
+.PHONY: run build generate test test-postgres test-mysql e2e lint check-generated bench clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -34,6 +34,17 @@ e2e: testdata/e2e/node_modules/.package-lock.json
 testdata/e2e/node_modules/.package-lock.json: testdata/e2e/package.json testdata/e2e/package-lock.json
 	cd testdata/e2e && npm ci --no-audit --no-fund
 	@touch $@
+# Servers for the dialect suites; each test creates and drops its own database.
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+MYSQL_TEST_URL ?= mysql://root@127.0.0.1:3306/mysql
+
+## test-postgres: the model, handler and command tests again, on PostgreSQL (a fresh database per test)
+test-postgres:
+	PORTAL_TEST_DATABASE_URL='$(PG_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/ ./cmd/portal/
+
+## test-mysql: the model, handler and command tests again, on MySQL/MariaDB (a fresh database per test)
+test-mysql:
+	PORTAL_TEST_DATABASE_URL='$(MYSQL_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/ ./cmd/portal/
 
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:

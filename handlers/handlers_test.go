@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,11 +33,7 @@ func newTestApp(t testing.TB) *testApp {
 func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	t.Helper()
 	ctx := context.Background()
-	store, err := models.Open(filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openTestStore(t)
 	if _, err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +50,32 @@ func newTestAppWith(t testing.TB, cfg Config) *testApp {
 		t.Fatal(err)
 	}
 	return &testApp{store: store, e: h.Routes()}
+}
+
+// openTestStore opens a store on a fresh SQLite file, or, when
+// PORTAL_TEST_DATABASE_URL names a PostgreSQL or MySQL server, on a fresh
+// database there (dropped afterwards). An unreachable server fails the test.
+func openTestStore(t testing.TB) *models.Store {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "portal.db")
+	if server := os.Getenv("PORTAL_TEST_DATABASE_URL"); server != "" {
+		url, drop, err := models.CreateDatabase(context.Background(), server, "portal_test")
+		if err != nil {
+			t.Fatalf("PORTAL_TEST_DATABASE_URL: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := drop(); err != nil {
+				t.Errorf("drop test database: %v", err)
+			}
+		})
+		dsn = url
+	}
+	store, err := models.OpenURL(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }
 
 // get requests a path (already escaped as a browser sends it) and returns the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -77,7 +78,10 @@ func (s *Store) FindAuditEntries(ctx context.Context, f AuditFilter) (*AuditPage
 	q := db.Model(&AuditEntry{})
 	if f.Username != "" {
 		// Staff look people up by name or by login: either finds them.
-		q = q.Where("username LIKE ? OR login LIKE ?", "%"+f.Username+"%", "%"+f.Username+"%")
+		// LOWER on both sides: SQLite's LIKE ignores the case of Latin
+		// letters, PostgreSQL's and a binary MySQL collation's do not.
+		like := "%" + strings.ToLower(f.Username) + "%"
+		q = q.Where("LOWER(username) LIKE ? OR LOWER(login) LIKE ?", like, like)
 	}
 	if f.Action != "" {
 		q = q.Where("action = ?", f.Action)

@@ -235,7 +235,7 @@ func (s *Store) AddDutyEntry(ctx context.Context, departmentID, sectionID uint, 
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var sec DutySection
-		q := tx.Where("id = ?", sectionID)
+		q := forUpdate(tx).Where("id = ?", sectionID)
 		if departmentID != 0 {
 			q = q.Where("department_id = ?", departmentID)
 		}
@@ -300,7 +300,7 @@ func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint,
 	}
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		old, err := findEntryOf(tx, departmentID, entryID)
+		old, err := findEntryOf(forUpdate(tx), departmentID, entryID)
 		if err != nil {
 			return err
 		}
@@ -357,7 +357,7 @@ func (s *Store) UpdateDutyEntry(ctx context.Context, departmentID, entryID uint,
 func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint, by Actor) error {
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		old, err := findEntryOf(tx, departmentID, entryID)
+		old, err := findEntryOf(forUpdate(tx), departmentID, entryID)
 		if err != nil {
 			return err
 		}
@@ -388,7 +388,7 @@ func (s *Store) DeleteDutyEntry(ctx context.Context, departmentID, entryID uint,
 func (s *Store) MoveDutyEntry(ctx context.Context, departmentID, entryID uint, direction int, by Actor) error {
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		e, err := findEntryOf(tx, departmentID, entryID)
+		e, err := findEntryOf(forUpdate(tx), departmentID, entryID)
 		if err != nil {
 			return err
 		}
@@ -533,7 +533,7 @@ func (s *Store) RenameDutySection(ctx context.Context, departmentID, sectionID u
 	}
 	now := time.Now().UTC()
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		sec, err := findSectionOf(tx, departmentID, sectionID)
+		sec, err := findSectionOf(forUpdate(tx), departmentID, sectionID)
 		if err != nil {
 			return err
 		}
@@ -560,7 +560,7 @@ func (s *Store) RenameDutySection(ctx context.Context, departmentID, sectionID u
 func (s *Store) DeleteDutySection(ctx context.Context, departmentID, sectionID uint, by Actor) error {
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		sec, err := findSectionOf(tx, departmentID, sectionID)
+		sec, err := findSectionOf(forUpdate(tx), departmentID, sectionID)
 		if err != nil {
 			return err
 		}
@@ -593,7 +593,7 @@ func (s *Store) DeleteDutySection(ctx context.Context, departmentID, sectionID u
 func (s *Store) MoveDutySection(ctx context.Context, departmentID, sectionID uint, direction int, by Actor) error {
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		sec, err := findSectionOf(tx, departmentID, sectionID)
+		sec, err := findSectionOf(forUpdate(tx), departmentID, sectionID)
 		if err != nil {
 			return err
 		}

@@ -211,7 +211,7 @@ func (s *Store) advance(ctx context.Context, caseID, departmentID uint, by Actor
 	now = now.UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Case
-		q := tx.Where("id = ?", caseID)
+		q := forUpdate(tx).Where("id = ?", caseID)
 		if departmentID != 0 {
 			q = q.Where("department_id = ?", departmentID)
 		}
@@ -381,7 +381,7 @@ func (s *Store) FollowUpCase(ctx context.Context, number, code, address string, 
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Case
-		if err := tx.First(&c, found.ID).Error; err != nil {
+		if err := forUpdate(tx).First(&c, found.ID).Error; err != nil {
 			return err
 		}
 		return s.saveStep(tx, &c, "评价人", now, func(c *Case) (string, error) {

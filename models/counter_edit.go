@@ -174,7 +174,7 @@ func (s *Store) UpdateCounter(ctx context.Context, departmentID, id uint, versio
 	errs := in.validate()
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		old, err := findCounterOf(tx, departmentID, id)
+		old, err := findCounterOf(forUpdate(tx), departmentID, id)
 		if err != nil {
 			return err
 		}
@@ -293,7 +293,7 @@ func (s *Store) SetCounterEnabled(ctx context.Context, departmentID, id uint, en
 	now := time.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c Counter
-		q := tx.Where("id = ?", id)
+		q := forUpdate(tx).Where("id = ?", id)
 		if departmentID != 0 {
 			q = q.Where("department_id = ?", departmentID)
 		}

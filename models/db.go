@@ -21,6 +21,10 @@ type Store struct {
 	db *gorm.DB
 	// cal counts working days for case deadlines.
 	cal *Calendar
+	// dialect is the engine; the zero value is SQLite.
+	dialect dialect
+	// name is the file or the redacted address, for logs.
+	name string
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -61,7 +65,7 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &Store{db: db, cal: cal}, nil
+	return &Store{db: db, cal: cal, name: path}, nil
 }
 
 // sqliteDSN puts every per-connection setting in the connection string, so

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // The values a guide's closed lists may take, in the order forms offer them.
@@ -603,7 +604,13 @@ func (s *Store) ListGuidesForAdmin(ctx context.Context, departmentID uint) ([]Se
 	if departmentID != 0 {
 		q = q.Where("service_items.department_id = ?", departmentID)
 	}
-	if err := q.Order("Department.sort, Department.id, service_items.code").Find(&items).Error; err != nil {
+	if err := q.Order(clause.OrderBy{Columns: []clause.OrderByColumn{
+		// Columns, not a string: the join's alias is quoted, so that
+		// PostgreSQL keeps its capital letter.
+		{Column: clause.Column{Table: "Department", Name: "sort"}},
+		{Column: clause.Column{Table: "Department", Name: "id"}},
+		{Column: clause.Column{Table: "service_items", Name: "code"}},
+	}}).Find(&items).Error; err != nil {
 		return nil, fmt.Errorf("list guides for admin: %w", mapError(err))
 	}
 	return items, nil
@@ -621,7 +628,7 @@ func (s *Store) UpdateGuide(ctx context.Context, departmentID, id uint, version 
 	draft, errs := in.parse()
 	now := time.Now().UTC().Truncate(time.Second)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		old, err := findGuideOf(tx, departmentID, id)
+		old, err := findGuideOf(forUpdate(tx), departmentID, id)
 		if err != nil {
 			return err
 		}
@@ -807,7 +814,7 @@ func (s *Store) setGuideState(ctx context.Context, departmentID, id uint, by Act
 	now := time.Now().UTC().Truncate(time.Second)
 	var it ServiceItem
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx.Where("id = ?", id)
+		q := forUpdate(tx).Where("id = ?", id)
 		if departmentID != 0 {
 			q = q.Where("department_id = ?", departmentID)
 		}

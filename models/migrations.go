@@ -36,6 +36,9 @@ func migrations() []migration {
 				&Material{}, &Step{}, &Fee{}, &FAQ{})
 		}},
 		{2, "search index of service items (character bigrams)", func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "sqlite" {
+				return migrateServerSearch(tx)
+			}
 			// unicode61 splits on the spaces between the bigrams that the
 			// store writes; it cannot segment Chinese itself.
 			if err := tx.Exec(`CREATE VIRTUAL TABLE service_item_search USING fts5(
@@ -78,6 +81,9 @@ func migrations() []migration {
 			}
 			return tx.Exec("UPDATE counters SET version = 1 WHERE version = 0").Error
 		}},
+		{8, "rating guards: per-address locks for concurrent writers on PostgreSQL and MySQL", func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&ratingGuard{})
+		}},
 	}
 }
 
@@ -85,6 +91,14 @@ func migrations() []migration {
 // the database has not recorded yet. It returns how many it applied.
 func (s *Store) Migrate(ctx context.Context) (int, error) {
 	db := s.db.WithContext(ctx)
+	if s.dialect == dialectMySQL {
+		// Tables take the database's defaults: the full UTF-8 set (not
+		// MySQL's three-byte utf8) and binary comparison, as SQLite
+		// compares, so that unique names and search tokens match exactly.
+		if err := db.Exec("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").Error; err != nil {
+			return 0, fmt.Errorf("migrate: character set: %w", err)
+		}
+	}
 	if err := db.AutoMigrate(&schemaMigration{}); err != nil {
 		return 0, fmt.Errorf("migrate: record table: %w", err)
 	}

@@ -263,7 +263,11 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	rec := &RatingReceipt{}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Immediate transactions serialise writers, so the checks below
-		// cannot race with another rating from the same device.
+		// cannot race with another rating from the same device; on
+		// PostgreSQL and MySQL, row locks do it.
+		if err := lockRater(tx, ctr.ID, address); err != nil {
+			return err
+		}
 		var n int64
 		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
 			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {

@@ -121,6 +121,8 @@ type searchTerm struct {
 	// expr finds the word anywhere; nameExpr only in the item's name.
 	expr, nameExpr string
 	highlight      []string
+	// alts are the same ways to match, for the PostgreSQL and MySQL index.
+	alts []termAlt
 }
 
 // parseQuery splits a query into terms. It returns a ValidationError for
@@ -152,10 +154,12 @@ func parseQuery(raw string) ([]searchTerm, error) {
 		seen[w] = true
 		alts := append([]string{w}, searchSynonyms[w]...)
 		var exprs, nameExprs []string
+		var structured []termAlt
 		for _, alt := range alts {
 			if e := termExpr(alt, "{name_grams body_grams}"); e != "" {
 				exprs = append(exprs, e)
 				nameExprs = append(nameExprs, termExpr(alt, "name_grams"))
+				structured = append(structured, altOf(alt))
 			}
 		}
 		if len(exprs) == 0 {
@@ -166,6 +170,7 @@ func parseQuery(raw string) ([]searchTerm, error) {
 			expr:      "(" + strings.Join(exprs, " OR ") + ")",
 			nameExpr:  "(" + strings.Join(nameExprs, " OR ") + ")",
 			highlight: alts,
+			alts:      structured,
 		})
 	}
 	return terms, nil
@@ -209,6 +214,15 @@ func termExpr(word, columns string) string {
 		return `chars : "` + chars[0] + `"`
 	}
 	return ""
+}
+
+// altOf is termExpr's match in structured form.
+func altOf(word string) termAlt {
+	grams, chars := tokenize(word)
+	if len(grams) > 0 {
+		return termAlt{grams: grams}
+	}
+	return termAlt{char: chars[0]}
 }
 
 // tokenize turns text into the tokens the search index holds: overlapping
@@ -265,6 +279,12 @@ func searchDocument(it *ServiceItem, themeName string, dept *Department) (nameGr
 // indexGuide writes (or rewrites) the search index row of one service item.
 func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department) error {
 	name, body, chars := searchDocument(it, themeName, dept)
+	if tx.Dialector.Name() != "sqlite" {
+		if err := indexGuideServer(tx, it.ID, name, body, chars); err != nil {
+			return fmt.Errorf("index guide %s: %w", it.Code, err)
+		}
+		return nil
+	}
 	if err := tx.Exec("DELETE FROM service_item_search WHERE rowid = ?", it.ID).Error; err != nil {
 		return fmt.Errorf("index guide %s: %w", it.Code, err)
 	}
@@ -334,6 +354,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 	}
 	if len(terms) > 0 {
 		sel.match, sel.nameMatch = joinExprs(terms, " AND ")
+		sel.terms = terms
 		if err := run(); err != nil {
 			return nil, err
 		}
@@ -343,6 +364,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 			} else if ok {
 				terms = loose
 				sel.match, sel.nameMatch = joinExprs(terms, " AND ")
+				sel.terms = terms
 				if err := run(); err != nil {
 					return nil, err
 				}
@@ -350,6 +372,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 		}
 		if res.Total == 0 && len(terms) > 1 {
 			sel.match, sel.nameMatch = joinExprs(terms, " OR ")
+			sel.terms, sel.anyTerm = terms, true
 			res.Broadened = true
 			if err := run(); err != nil {
 				return nil, err
@@ -399,7 +422,12 @@ func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, err
 			continue
 		}
 		var known []string
-		err := db.Table("service_item_search_vocab").Where("term IN ?", grams).Pluck("term", &known).Error
+		var err error
+		if s.dialect == dialectSQLite {
+			err = db.Table("service_item_search_vocab").Where("term IN ?", grams).Pluck("term", &known).Error
+		} else {
+			known, err = knownGramsServer(db, grams)
+		}
 		if err != nil {
 			return nil, false, fmt.Errorf("loosen search: %w", err)
 		}
@@ -417,6 +445,7 @@ func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, err
 			expr:      "(" + t.expr + " OR {name_grams body_grams} : " + all + ")",
 			nameExpr:  "(" + t.nameExpr + " OR name_grams : " + all + ")",
 			highlight: append(known, t.highlight...),
+			alts:      append(append([]termAlt{}, t.alts...), termAlt{grams: known, loose: true}),
 		})
 		changed = true
 	}
@@ -461,9 +490,13 @@ type selection struct {
 	// match is the FTS expression an item must match; nameMatch the same
 	// restricted to names, which ranks first.
 	match, nameMatch string
-	audience         Audience
-	themeID          uint
-	departmentID     uint
+	// terms and anyTerm are the same match for the PostgreSQL and MySQL
+	// index: all terms, or any when anyTerm.
+	terms        []searchTerm
+	anyTerm      bool
+	audience     Audience
+	themeID      uint
+	departmentID uint
 }
 
 // apply queries the selected items as "si", leaving out the filter named by
@@ -498,6 +531,9 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 	t := newTally(sel)
 	if sel.match == "" {
 		return s.browse(db, sel, res, t, themes, depts)
+	}
+	if s.dialect != dialectSQLite {
+		return s.searchServer(db, sel, res, themes, depts)
 	}
 	// One pass over the matches gives every count and the ranking: the FTS
 	// match, the costly part, runs once. Items whose name has the words

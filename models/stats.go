@@ -65,17 +65,19 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 	db := s.db.WithContext(ctx)
 	st := &RatingStats{Month: month}
 	like := month + "-%"
+	// KEY is a reserved word in MySQL: the alias is quoted for the engine.
+	keyCol := s.quote("key")
 	err = db.Table("rating_days AS r").
 		Joins("JOIN departments d ON d.id = r.department_id").
 		Where("r.day LIKE ?", like).
-		Select("d.slug AS key, d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+		Select("d.slug AS " + keyCol + ", d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 		Group("d.id, d.slug, d.name").Scan(&st.Departments).Error
 	if err == nil {
 		err = db.Table("rating_days AS r").
 			Joins("JOIN counters c ON c.id = r.counter_id").
 			Joins("JOIN departments d ON d.id = c.department_id").
 			Where("r.day LIKE ?", like).
-			Select("c.code AS key, c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
+			Select("c.code AS " + keyCol + ", c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 			Group("c.id, c.code, c.name, d.short_name").Scan(&st.Counters).Error
 	}
 	if err != nil {
@@ -124,11 +126,12 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 // healthy answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var n int
+	day := s.localDaySQL("created_at")
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT COUNT(*) FROM (
 			SELECT counter_id, day, total, satisfied, bad FROM rating_days WHERE total <> 0
 			EXCEPT
-			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*),
+			SELECT counter_id, ` + day + ` AS day, COUNT(*),
 				SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
 			FROM ratings WHERE NOT excluded GROUP BY 1, 2
 		) AS diff`).Scan(&n).Error
@@ -138,7 +141,7 @@ func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var m int
 	err = s.db.WithContext(ctx).Raw(`
 		SELECT COUNT(*) FROM (
-			SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10) AS day, COUNT(*)
+			SELECT counter_id, ` + day + ` AS day, COUNT(*)
 			FROM ratings WHERE NOT excluded GROUP BY 1, 2
 			EXCEPT
 			SELECT counter_id, day, total FROM rating_days

@@ -4,23 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// newTestStore opens a migrated store on a fresh SQLite file.
+// newTestStore opens a migrated store on a fresh SQLite file, or, when
+// PORTAL_TEST_DATABASE_URL names a PostgreSQL or MySQL server, on a fresh
+// database there (dropped afterwards). An unreachable server fails the test.
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := openTestStore(t)
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// openTestStore opens an empty, unmigrated store as newTestStore describes.
+func openTestStore(t testing.TB) *Store {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "portal.db")
+	if server := os.Getenv("PORTAL_TEST_DATABASE_URL"); server != "" {
+		url, drop, err := CreateDatabase(context.Background(), server, "portal_test")
+		if err != nil {
+			t.Fatalf("PORTAL_TEST_DATABASE_URL: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := drop(); err != nil {
+				t.Errorf("drop test database: %v", err)
+			}
+		})
+		dsn = url
+	}
+	s, err := OpenURL(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// skipUnlessSQLite skips a test of something only SQLite has.
+func skipUnlessSQLite(t *testing.T, s *Store, why string) {
+	t.Helper()
+	if s.dialect != dialectSQLite {
+		t.Skipf("SQLite only (%s); this run is on %s", why, s.dialect)
+	}
 }
 
 // newDemoStore opens a migrated store with the demo data set loaded.
@@ -62,6 +93,7 @@ func TestMigrationsAreOrdered(t *testing.T) {
 
 func TestOpenSetsServerPragmas(t *testing.T) {
 	s := newTestStore(t)
+	skipUnlessSQLite(t, s, "checks SQLite's PRAGMAs")
 	ctx := context.Background()
 	// Several connections: every pooled connection must carry the settings.
 	for i := 0; i < 3; i++ {

@@ -382,7 +382,7 @@ func (s *Store) SetUserDisabled(ctx context.Context, id uint, disabled bool, by 
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var u User
-		if err := tx.First(&u, id).Error; err != nil {
+		if err := forUpdate(tx).First(&u, id).Error; err != nil {
 			return err
 		}
 		if u.Disabled == disabled {
@@ -417,7 +417,7 @@ func (s *Store) ResetPassword(ctx context.Context, id uint, password string, by 
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var u User
-		if err := tx.First(&u, id).Error; err != nil {
+		if err := forUpdate(tx).First(&u, id).Error; err != nil {
 			return err
 		}
 		if err := tx.Model(&u).Updates(map[string]any{"password_hash": hash, "session_version": gorm.Expr("session_version + 1")}).Error; err != nil {

@@ -52,7 +52,9 @@ set by the environment variable named in its description.
 
 // config is the portal's configuration: flags, with environment fallbacks.
 type config struct {
-	database        string
+	database string
+	// databaseURL, when set, selects the database instead of database.
+	databaseURL     string
 	addr            string
 	demo            bool
 	logFormat       string
@@ -91,6 +93,8 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
+	fs.StringVar(&cfg.databaseURL, "database-url", env("PORTAL_DATABASE_URL", ""),
+		"database to use, overriding -db: a SQLite file path, postgres://… or mysql://… (PORTAL_DATABASE_URL)")
 	fs.StringVar(&cfg.logFormat, "log-format", env("PORTAL_LOG_FORMAT", "text"), "log format: text or json (PORTAL_LOG_FORMAT)")
 	fs.StringVar(&cfg.logLevel, "log-level", env("PORTAL_LOG_LEVEL", "info"), "log level: debug, info, warn, error (PORTAL_LOG_LEVEL)")
 	if cmd == "serve" {
@@ -194,7 +198,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	store, err := models.Open(cfg.database)
+	dsn := cfg.database
+	if cfg.databaseURL != "" {
+		dsn = cfg.databaseURL
+	}
+	store, err := models.OpenURL(dsn)
 	if err != nil {
 		return err
 	}
@@ -213,7 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if err != nil {
 		return err
 	}
-	logger.Info("database ready", slog.String("database", cfg.database), slog.Int("migrations_applied", n))
+	logger.Info("database ready", slog.String("database", store.Describe()), slog.String("dialect", store.Dialect()), slog.Int("migrations_applied", n))
 	switch cmd {
 	case "migrate":
 		fmt.Fprintf(stdout, "applied %d migrations\n", n)

@@ -8,18 +8,35 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zwfw/portal/models"
 )
 
 func noEnv(string) string { return "" }
 
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "data", "portal.db")
+	// SQLite, or the server PORTAL_TEST_DATABASE_URL names (make
+	// test-postgres, make test-mysql): the commands work on every engine.
+	dbFlag, db := "-db", filepath.Join(t.TempDir(), "data", "portal.db")
+	if server := os.Getenv("PORTAL_TEST_DATABASE_URL"); server != "" {
+		url, drop, err := models.CreateDatabase(ctx, server, "portal_cmd")
+		if err != nil {
+			t.Fatalf("PORTAL_TEST_DATABASE_URL: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := drop(); err != nil {
+				t.Errorf("drop test database: %v", err)
+			}
+		})
+		dbFlag, db = "-database-url", url
+	}
 	runOK := func(args ...string) string {
 		t.Helper()
 		var out, errs bytes.Buffer
@@ -28,29 +45,29 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 7 migrations") {
+	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 8 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
+	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 0 migrations") {
 		t.Fatalf("second migrate: %q", out)
 	}
-	if out := runOK("seed", "-db", db); !strings.Contains(out, "68 service items") || !strings.Contains(out, "ratings") {
+	if out := runOK("seed", dbFlag, db); !strings.Contains(out, "68 service items") || !strings.Contains(out, "ratings") {
 		t.Fatalf("first seed: %q", out)
 	}
-	if out := runOK("seed", "-db", db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items, 0 boards") ||
+	if out := runOK("seed", dbFlag, db); !strings.Contains(out, "added 0 themes, 0 departments, 0 counters, 0 service items, 0 boards") ||
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 7") {
+	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 8") {
 		t.Fatalf("version: %q", out)
 	}
 	var created bytes.Buffer
-	err := run(ctx, []string{"create-admin", "-db", db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
+	err := run(ctx, []string{"create-admin", dbFlag, db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
 		strings.NewReader("一个足够长的管理员密码\n"), &created, io.Discard)
 	if err != nil || !strings.Contains(created.String(), "已创建系统管理员 zhang.wei") {
 		t.Fatalf("create-admin: %v %q", err, created.String())
 	}
-	if err := run(ctx, []string{"create-admin", "-db", db, "-username", "li.na"}, func(k string) string {
+	if err := run(ctx, []string{"create-admin", dbFlag, db, "-username", "li.na"}, func(k string) string {
 		if k == "PORTAL_ADMIN_PASSWORD" {
 			return "short"
 		}
@@ -62,7 +79,7 @@ func TestCommands(t *testing.T) {
 	if err := run(ctx, []string{"frobnicate"}, noEnv, strings.NewReader(""), &out, &errs); err == nil || !strings.Contains(errs.String(), "Usage") {
 		t.Fatalf("unknown command: err=%v, stderr=%q", err, errs.String())
 	}
-	if err := run(ctx, []string{"serve", "-log-format", "xml", "-db", db}, noEnv, strings.NewReader(""), &out, &errs); err == nil {
+	if err := run(ctx, []string{"serve", "-log-format", "xml", dbFlag, db}, noEnv, strings.NewReader(""), &out, &errs); err == nil {
 		t.Fatal("a bad log format must be refused")
 	}
 }
@@ -84,6 +101,15 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	}
 	if cfg.addr != ":1234" {
 		t.Fatalf("a flag must win over the environment: %q", cfg.addr)
+	}
+	env["PORTAL_DATABASE_URL"] = "postgres://db/portal"
+	cfg, err = parseFlags("migrate", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.databaseURL != "postgres://db/portal" {
+		t.Fatalf("PORTAL_DATABASE_URL: %q (%v)", cfg.databaseURL, err)
+	}
+	cfg, err = parseFlags("migrate", []string{"-database-url", "mysql://db/portal"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || cfg.databaseURL != "mysql://db/portal" {
+		t.Fatalf("-database-url: %q (%v)", cfg.databaseURL, err)
 	}
 	if _, err := parseFlags("serve", []string{"-rating-scale", "seven"}, noEnv, io.Discard); err == nil {
 		t.Fatal("an unknown rating scale must be refused")
