@@ -114,13 +114,6 @@ func (h *Handler) handleGuideShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Request().Method == http.MethodGet {
-		// A lost view count must not cost the resident the page; the
-		// request log reports it.
-		if err := h.store.RecordGuideView(ctx, it.ID); err != nil {
-			noteWarning(c, fmt.Errorf("record guide view %s: %w", it.Code, err))
-		}
-	}
 	return h.render(c, http.StatusOK, views.GuidePage(h.page(c, it.Name), it))
 }
 
@@ -134,4 +127,21 @@ func (h *Handler) handleCounterShow(c echo.Context) error {
 		return err
 	}
 	return h.render(c, http.StatusOK, views.CounterPage(h.page(c, ctr.Name+"（"+ctr.Code+"）"), ctr, tallies))
+}
+
+// countGuideView counts the views of a guide page, served by the handler or
+// from the page cache alike; HEAD requests and errors do not count.
+func (h *Handler) countGuideView(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err != nil || c.Request().Method != http.MethodGet || (c.Response().Status != http.StatusOK && c.Response().Status != http.StatusNotModified) {
+			return err
+		}
+		// A lost view count must not cost the resident the page; the
+		// request log reports it.
+		if verr := h.store.RecordGuideViewByCode(c.Request().Context(), c.Param("code")); verr != nil {
+			noteWarning(c, fmt.Errorf("record guide view %s: %w", c.Param("code"), verr))
+		}
+		return nil
+	}
 }

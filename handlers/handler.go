@@ -32,6 +32,8 @@ type Config struct {
 	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
 	// printed on paper copies; empty means the address the request used.
 	BaseURL string
+	// PageCacheBytes bounds the page cache (pagecache.go); 0 turns it off.
+	PageCacheBytes int
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -51,6 +53,8 @@ type Handler struct {
 	// toSimplified converts Traditional Chinese search input to Simplified,
 	// the script the guides are written and indexed in.
 	toSimplified *opencc.OpenCC
+	// pages caches rendered public pages; nil when off.
+	pages *pageCache
 }
 
 // New builds the handlers.
@@ -80,7 +84,12 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		Secure:   cfg.SecureCookies,
 		SameSite: http.SameSiteLaxMode,
 	}
+	var pages *pageCache
+	if cfg.PageCacheBytes > 0 {
+		pages = newPageCache(cfg.PageCacheBytes)
+	}
 	return &Handler{
+		pages:         pages,
 		store:         store,
 		logger:        logger,
 		sessions:      cookies,

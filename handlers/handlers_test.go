@@ -45,6 +45,11 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SessionKey = []byte(strings.Repeat("k", 32))
+	if cfg.PageCacheBytes == 0 {
+		// Every test goes through the page cache, as production does, so
+		// that any test of a change also tests that the cache shows it.
+		cfg.PageCacheBytes = 8 << 20
+	}
 	h, err := New(store, logger, cfg)
 	if err != nil {
 		t.Fatal(err)

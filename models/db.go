@@ -21,6 +21,8 @@ type Store struct {
 	db *gorm.DB
 	// cal counts working days for case deadlines.
 	cal *Calendar
+	// version counts committed writes, for the page cache (content_version.go).
+	version *contentVersion
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -61,7 +63,11 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &Store{db: db, cal: cal}, nil
+	version := &contentVersion{}
+	if err := trackContentVersion(db, version); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &Store{db: db, cal: cal, version: version}, nil
 }
 
 // sqliteDSN puts every per-connection setting in the connection string, so

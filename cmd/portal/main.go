@@ -65,6 +65,7 @@ type config struct {
 	trustProxy      bool
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
+	pageCacheMB     int
 }
 
 // parseFlags reads the flags of a command; each defaults to its environment
@@ -106,6 +107,11 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_SHUTDOWN_TIMEOUT: %w", err)
 		}
 		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let requests finish at shutdown (PORTAL_SHUTDOWN_TIMEOUT)")
+		mb, err := strconv.Atoi(env("PORTAL_PAGE_CACHE_MB", "32"))
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_PAGE_CACHE_MB: %w", err)
+		}
+		fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", mb, "megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances (PORTAL_PAGE_CACHE_MB)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -263,7 +269,8 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" {
 		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
+		PageCacheBytes: cfg.pageCacheMB << 20})
 	if err != nil {
 		return err
 	}
