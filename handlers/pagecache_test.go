@@ -270,3 +270,21 @@ func TestResponsesThatSetCookiesAreNotCached(t *testing.T) {
 		t.Fatalf("the handlers ran %d times for 4 requests: an uncacheable response was served from the cache", calls)
 	}
 }
+
+func TestStaticAssetsArePrecompressed(t *testing.T) {
+	app := newTestApp(t)
+	_, page := app.get(t, "/")
+	css := regexpFind(`href="(/static/css/site\.[0-9a-f]+\.css)"`, page)
+	plainRes, plain := app.fetch(t, css, nil)
+	res, body := app.fetch(t, css, http.Header{"Accept-Encoding": {"gzip"}})
+	if plainRes.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || res.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("stylesheet with Accept-Encoding gzip: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain) || len(body) >= len(plain) {
+		t.Fatal("the gzipped stylesheet is not the stylesheet, compressed")
+	}
+}
