@@ -55,6 +55,8 @@ type Handler struct {
 	toSimplified *opencc.OpenCC
 	// pages caches rendered public pages; nil when off.
 	pages *pageCache
+	// views counts guide views between writes.
+	views *viewCounter
 }
 
 // New builds the handlers.
@@ -90,6 +92,7 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 	}
 	return &Handler{
 		pages:         pages,
+		views:         &viewCounter{},
 		store:         store,
 		logger:        logger,
 		sessions:      cookies,

@@ -20,6 +20,7 @@ import (
 type testApp struct {
 	store *models.Store
 	e     *echo.Echo
+	h     *Handler
 }
 
 func newTestApp(t *testing.T) *testApp {
@@ -54,7 +55,7 @@ func newTestAppWith(t *testing.T, cfg Config) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{store: store, e: h.Routes()}
+	return &testApp{store: store, e: h.Routes(), h: h}
 }
 
 // get requests a path (already escaped as a browser sends it) and returns the
@@ -327,6 +328,10 @@ func TestGuideViewsAreCounted(t *testing.T) {
 		app.get(t, "/services/"+code)
 	}
 	app.e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodHead, "/services/"+code, nil))
+	// Views are written once a second, and at shutdown.
+	if err := app.h.FlushViews(ctx); err != nil {
+		t.Fatal(err)
+	}
 	after, err := app.store.FindGuideByCode(ctx, code)
 	if err != nil {
 		t.Fatal(err)

@@ -307,6 +307,9 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	if err := h.FlushViews(sctx); err != nil {
+		logger.Error("writing guide views at shutdown", slog.Any("error", err))
+	}
 	logger.Info("stopped")
 	return nil
 }
