@@ -190,7 +190,7 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 				target: "≥ 0.5 × nginx", pass: ratio >= 0.5, judged: true},
 			row{figure: "page " + p.name + ": p50 / p99", ours: ms(ours.p50) + " / " + ms(ours.p99),
 				baseline: "nginx " + ms(ng.p50) + " / " + ms(ng.p99) + ", Go " + ms(gs.p50) + " / " + ms(gs.p99),
-				target: "p99 < 10 ms", pass: ours.p99 < 10*time.Millisecond, judged: true},
+				target:   "p99 < 10 ms", pass: ours.p99 < 10*time.Millisecond, judged: true},
 			row{figure: "page " + p.name + ": CPU per request", ours: us(ours.cpu),
 				baseline: "nginx " + us(ng.cpu) + ", Go " + us(gs.cpu), ratio: ratioOf(ours.cpu, ng.cpu) + " × nginx"})
 	}
@@ -266,7 +266,7 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 			target: "p99 < 25 ms", pass: ours.p99 < 25*time.Millisecond, judged: true},
 		row{figure: "rating POST: acknowledged / stored / failed", ours: fmt.Sprintf("%d / %d / %d", ours.requests, stored, ours.failures),
 			baseline: fmt.Sprintf("%d / %d / %d", baseRes.requests, baseStored, baseRes.failures),
-			target: "stored = acknowledged", pass: stored == ours.requests, judged: true})
+			target:   "stored = acknowledged", pass: stored == ours.requests, judged: true})
 
 	// Statistics at scale against a small data set, uncached.
 	fmt.Println("statistics …")
