@@ -55,7 +55,7 @@ var sizes = map[string]struct {
 	"smoke": {
 		big:   models.BenchSize{Items: 2_000, Counters: 50, Ratings: 50_000},
 		small: models.BenchSize{Items: 0, Counters: 50, Ratings: 10_000},
-		phase: 1500 * time.Millisecond,
+		phase: 2 * time.Second,
 	},
 }
 
