@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,7 +203,7 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 		fmt.Printf("search %s …\n", term)
 		client := newClient()
 		r := closedLoop(ctx, 1, cfg.phase, func(w, i int) (time.Duration, bool) {
-			return getOnce(client, base+"/services?q="+term+"&bench="+strconv.Itoa(i))
+			return getOnce(client, base+"/services?q="+url.QueryEscape(term)+"&bench="+strconv.Itoa(i))
 		})
 		if r.requests == 0 || r.failures > 0 {
 			fail("search %s: %d answered, %d failed", term, r.requests, r.failures)
