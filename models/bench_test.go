@@ -37,6 +37,9 @@ func TestGeneratedBenchDataIsConsistent(t *testing.T) {
 	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
 		t.Fatalf("running totals disagree with the ratings on %d days (%v)", n, err)
 	}
+	if err := s.CheckBenchData(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var bad, cases, events, counters int64
 	s.db.Model(&Rating{}).Where("level <= 2").Count(&bad)
 	s.db.Model(&Case{}).Count(&cases)

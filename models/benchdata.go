@@ -249,3 +249,22 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 		})
 	})
 }
+
+// CheckBenchData checks a generated data set cheaply enough for ten million
+// ratings: the daily totals add up to the ratings, and every 差评 has its
+// case. (TotalsMismatch compares day by day; the tests run it on small sets.)
+func (s *Store) CheckBenchData(ctx context.Context) error {
+	var got struct{ Ratings, Totals, Bad, Cases int64 }
+	err := s.db.WithContext(ctx).Raw(`SELECT
+		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,
+		(SELECT COALESCE(SUM(total), 0) FROM rating_days) AS totals,
+		(SELECT COUNT(*) FROM ratings WHERE level <= 2) AS bad,
+		(SELECT COUNT(*) FROM cases) AS cases`).Scan(&got).Error
+	if err != nil {
+		return fmt.Errorf("check bench data: %w", err)
+	}
+	if got.Ratings != got.Totals || got.Bad != got.Cases {
+		return fmt.Errorf("check bench data: %d ratings but totals of %d; %d 差评 but %d cases", got.Ratings, got.Totals, got.Bad, got.Cases)
+	}
+	return nil
+}

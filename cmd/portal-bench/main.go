@@ -142,9 +142,9 @@ func generate(ctx context.Context, path string, size models.BenchSize) error {
 		store.Close()
 		return err
 	}
-	if n, err := store.TotalsMismatch(ctx); err != nil || n != 0 {
+	if err := store.CheckBenchData(ctx); err != nil {
 		store.Close()
-		return fmt.Errorf("generated running totals disagree on %d days (%v)", n, err)
+		return err
 	}
 	if err := store.Close(); err != nil {
 		return err
