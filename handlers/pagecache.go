@@ -43,6 +43,10 @@ type pageCache struct {
 	used    int
 	lru     *list.List // front: most recently used; values are *cachedPage
 	entries map[string]*list.Element
+	// rendering holds the pages being rendered: concurrent requests for
+	// one wait for it instead of rendering it again (a board at scale
+	// takes seconds, and 32 renders at once take 32 times longer).
+	rendering map[string]chan struct{}
 }
 
 // cachedPage is one rendered page and what serving it needs.
@@ -58,7 +62,7 @@ type cachedPage struct {
 func (p *cachedPage) size() int { return len(p.key) + len(p.body) + len(p.gzipped) + 128 }
 
 func newPageCache(budget int) *pageCache {
-	return &pageCache{budget: budget, lru: list.New(), entries: map[string]*list.Element{}}
+	return &pageCache{budget: budget, lru: list.New(), entries: map[string]*list.Element{}, rendering: map[string]chan struct{}{}}
 }
 
 // get returns the page under key if it was rendered at version.
@@ -100,6 +104,26 @@ func (pc *pageCache) put(p *cachedPage) {
 	}
 }
 
+// begin makes the caller the renderer of key, or returns a channel that is
+// closed when the current renderer is done.
+func (pc *pageCache) begin(key string) (wait <-chan struct{}, renderer bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if ch, ok := pc.rendering[key]; ok {
+		return ch, false
+	}
+	pc.rendering[key] = make(chan struct{})
+	return nil, true
+}
+
+// end lets the requests waiting for key go on.
+func (pc *pageCache) end(key string) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	close(pc.rendering[key])
+	delete(pc.rendering, key)
+}
+
 func (pc *pageCache) remove(el *list.Element) {
 	p := pc.lru.Remove(el).(*cachedPage)
 	delete(pc.entries, p.key)
@@ -134,12 +158,25 @@ func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(key) > 2048 {
 			return next(c)
 		}
+		if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+			return servePage(c, p)
+		}
+		if wait, renderer := h.pages.begin(key); renderer {
+			defer h.pages.end(key)
+		} else {
+			select {
+			case <-wait:
+			case <-req.Context().Done():
+				return req.Context().Err()
+			}
+			if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+				return servePage(c, p)
+			}
+			// Not cacheable, or changed meanwhile: render it here.
+		}
 		// Read before rendering: a write committing during the render
 		// makes the stored entry stale at once, never wrongly current.
 		version := h.store.ContentVersion()
-		if p := h.pages.get(key, version); p != nil {
-			return servePage(c, p)
-		}
 
 		res := c.Response()
 		orig := res.Writer

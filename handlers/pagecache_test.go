@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +287,48 @@ func TestStaticAssetsArePrecompressed(t *testing.T) {
 	}
 	if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain) || len(body) >= len(plain) {
 		t.Fatal("the gzipped stylesheet is not the stylesheet, compressed")
+	}
+}
+
+func TestConcurrentMissesRenderOnce(t *testing.T) {
+	store, err := models.Open(filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h, err := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config{SessionKey: []byte(strings.Repeat("k", 32)), PageCacheBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	calls := 0
+	e := echo.New()
+	e.GET("/slow", func(c echo.Context) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(200 * time.Millisecond)
+		return c.HTML(200, "<p>slow</p>")
+	}, h.cachePage)
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/slow", nil))
+			codes[i] = rec.Code
+		}(i)
+	}
+	wg.Wait()
+	for _, code := range codes {
+		if code != 200 {
+			t.Fatalf("statuses %v", codes)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("8 concurrent requests of one page rendered it %d times", calls)
 	}
 }
