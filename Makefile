@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test test-postgres test-mysql e2e lint check-generated bench clean
+.PHONY: run build generate test test-postgres test-mysql e2e lint check-generated bench bench-smoke bench-search clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -60,8 +60,19 @@ check-generated:
 	@untracked=$$(git ls-files --others --exclude-standard -- '*_templ.go'); \
 	  if [ -n "$$untracked" ]; then echo "uncommitted generated files:"; echo "$$untracked"; exit 1; fi
 
-## bench: search benchmarks on 100,000 generated service items, with baselines
+## bench: issue 8's benchmark: generates (once, cached in bench/) 100,000 items,
+## 1,000 counters and 10 million ratings, then measures the portal against
+## nginx, a minimal Go server and a prepared-INSERT handler; needs wrk and
+## nginx-light (apt-get install wrk nginx-light). Results: bench/results-full.md
 bench:
+	go run ./cmd/portal-bench run -size full
+
+## bench-smoke: the same on small data with short phases (CI): fails only if broken
+bench-smoke:
+	go run ./cmd/portal-bench run -size smoke
+
+## bench-search: the search micro-benchmarks on 100,000 items, with the LIKE-scan baseline
+bench-search:
 	go test -run '^$$' -bench . -benchtime 2s ./models/
 
 clean:

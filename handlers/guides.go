@@ -1,10 +1,12 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -114,13 +116,6 @@ func (h *Handler) handleGuideShow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Request().Method == http.MethodGet {
-		// A lost view count must not cost the resident the page; the
-		// request log reports it.
-		if err := h.store.RecordGuideView(ctx, it.ID); err != nil {
-			noteWarning(c, fmt.Errorf("record guide view %s: %w", it.Code, err))
-		}
-	}
 	return h.render(c, http.StatusOK, views.GuidePage(h.page(c, it.Name), it))
 }
 
@@ -134,4 +129,73 @@ func (h *Handler) handleCounterShow(c echo.Context) error {
 		return err
 	}
 	return h.render(c, http.StatusOK, views.CounterPage(h.page(c, ctr.Name+"（"+ctr.Code+"）"), ctr, tallies))
+}
+
+// countGuideView counts the views of a guide page, served by the handler or
+// from the page cache alike (a 304 is a view too); HEAD requests and errors
+// do not count.
+func (h *Handler) countGuideView(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		if err != nil || c.Request().Method != http.MethodGet ||
+			(c.Response().Status != http.StatusOK && c.Response().Status != http.StatusNotModified) {
+			return err
+		}
+		if due := h.views.add(c.Param("code"), time.Now()); due != nil {
+			// A lost view count must not cost the resident the page; the
+			// request log reports it.
+			if verr := h.store.RecordGuideViews(c.Request().Context(), due); verr != nil {
+				noteWarning(c, fmt.Errorf("record guide views: %w", verr))
+			}
+		}
+		return nil
+	}
+}
+
+// viewCounter gathers guide views in memory and hands them over for writing
+// once a second (or at 1,000 guides), instead of a write per view: the
+// write would cost more than serving the cached page. Views counted since
+// the last write are lost if the process dies; FlushViews at shutdown
+// writes them.
+type viewCounter struct {
+	mu      sync.Mutex
+	pending map[string]int
+	last    time.Time
+}
+
+// add counts a view and returns the views due for writing, if it is time.
+func (v *viewCounter) add(code string, now time.Time) map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pending == nil {
+		v.pending, v.last = map[string]int{}, now
+	}
+	v.pending[code]++
+	if now.Sub(v.last) < time.Second && len(v.pending) < 1000 {
+		return nil
+	}
+	return v.takeLocked(now)
+}
+
+// take returns every pending view.
+func (v *viewCounter) take(now time.Time) map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.takeLocked(now)
+}
+
+func (v *viewCounter) takeLocked(now time.Time) map[string]int {
+	due := v.pending
+	v.pending, v.last = map[string]int{}, now
+	return due
+}
+
+// FlushViews writes the guide views counted in memory; the server calls it
+// at shutdown.
+func (h *Handler) FlushViews(ctx context.Context) error {
+	due := h.views.take(time.Now())
+	if len(due) == 0 {
+		return nil
+	}
+	return h.store.RecordGuideViews(ctx, due)
 }

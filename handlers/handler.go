@@ -35,6 +35,8 @@ type Config struct {
 	// takes about 100 ms to build and is only read, so one can serve many
 	// handlers (tests build many); nil builds one.
 	Converter *Converter
+	// PageCacheBytes bounds the page cache (pagecache.go); 0 turns it off.
+	PageCacheBytes int
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -54,6 +56,10 @@ type Handler struct {
 	// chinese converts pages to Traditional for the 繁體 view and search
 	// input to Simplified.
 	chinese *Converter
+	// pages caches rendered public pages; nil when off.
+	pages *pageCache
+	// views counts guide views between writes.
+	views *viewCounter
 }
 
 // New builds the handlers.
@@ -85,7 +91,13 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		Secure:   cfg.SecureCookies,
 		SameSite: http.SameSiteLaxMode,
 	}
+	var pages *pageCache
+	if cfg.PageCacheBytes > 0 {
+		pages = newPageCache(cfg.PageCacheBytes)
+	}
 	return &Handler{
+		pages:         pages,
+		views:         &viewCounter{},
 		store:         store,
 		logger:        logger,
 		sessions:      cookies,

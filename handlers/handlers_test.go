@@ -21,6 +21,7 @@ import (
 type testApp struct {
 	store *models.Store
 	e     *echo.Echo
+	h     *Handler
 }
 
 func newTestApp(t testing.TB) *testApp {
@@ -45,11 +46,16 @@ func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	if cfg.Converter == nil {
 		cfg.Converter = sharedConverter(t)
 	}
+	if cfg.PageCacheBytes == 0 {
+		// Every test goes through the page cache, as production does, so
+		// that any test of a change also tests that the cache shows it.
+		cfg.PageCacheBytes = 8 << 20
+	}
 	h, err := New(store, logger, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testApp{store: store, e: h.Routes()}
+	return &testApp{store: store, e: h.Routes(), h: h}
 }
 
 // openTestStore opens a store on a fresh SQLite file, or, when
@@ -348,6 +354,10 @@ func TestGuideViewsAreCounted(t *testing.T) {
 		app.get(t, "/services/"+code)
 	}
 	app.e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodHead, "/services/"+code, nil))
+	// Views are written once a second, and at shutdown.
+	if err := app.h.FlushViews(ctx); err != nil {
+		t.Fatal(err)
+	}
 	after, err := app.store.FindGuideByCode(ctx, code)
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,14 @@ func (h *Handler) handleStatic(c echo.Context) error {
 	if !ok {
 		return echo.ErrNotFound
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	hdr := c.Response().Header()
+	hdr.Set("Cache-Control", "public, max-age=31536000, immutable")
+	if gz := h.assets.LookupGzip(c.Param("*")); gz != nil {
+		hdr.Set(echo.HeaderVary, echo.HeaderAcceptEncoding)
+		if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+			hdr.Set(echo.HeaderContentEncoding, "gzip")
+			body = gz
+		}
+	}
 	return c.Blob(http.StatusOK, ctype, body)
 }

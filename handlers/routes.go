@@ -32,23 +32,24 @@ func (h *Handler) Routes() *echo.Echo {
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: 15 * time.Second}))
 
-	get := func(path string, fn echo.HandlerFunc) {
-		e.Match([]string{http.MethodGet, http.MethodHead}, path, fn)
+	get := func(path string, fn echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		e.Match([]string{http.MethodGet, http.MethodHead}, path, fn, m...)
 	}
 
 	// Public pages. These URLs are printed on posters and shared: keep them.
-	get("/", h.handleHome)
-	get("/services", h.handleGuideIndex)
-	get("/services/:code", h.handleGuideShow)
-	get("/guide", h.handleRightDoor)
-	get("/departments", h.handleDepartmentIndex)
-	get("/departments/:slug", h.handleBoardShow)
-	get("/departments/:slug/print", h.handleBoardPrint)
-	get("/counters", h.handleCounterIndex)
-	get("/counters/:code", h.handleCounterShow)
-	get("/counters/:code/poster", h.handleCounterPoster)
-	get("/ratings", h.handleRatingStats)
-	get("/cases", h.handleCaseIndex)
+	// They are served from the page cache (pagecache.go).
+	get("/", h.handleHome, h.cachePage)
+	get("/services", h.handleGuideIndex, h.cachePage)
+	get("/services/:code", h.handleGuideShow, h.countGuideView, h.cachePage)
+	get("/guide", h.handleRightDoor, h.cachePage)
+	get("/departments", h.handleDepartmentIndex, h.cachePage)
+	get("/departments/:slug", h.handleBoardShow, h.cachePage)
+	get("/departments/:slug/print", h.handleBoardPrint, h.cachePage)
+	get("/counters", h.handleCounterIndex, h.cachePage)
+	get("/counters/:code", h.handleCounterShow, h.cachePage)
+	get("/counters/:code/poster", h.handleCounterPoster, h.cachePage)
+	get("/ratings", h.handleRatingStats, h.cachePage)
+	get("/cases", h.handleCaseIndex, h.cachePage)
 	// 关怀版 and 繁體: plain links that set a cookie and come back.
 	get("/display", h.handleDisplay)
 

@@ -25,6 +25,8 @@ type Store struct {
 	dialect dialect
 	// name is the file or the redacted address, for logs.
 	name string
+	// version counts committed writes, for the page cache (content_version.go).
+	version *contentVersion
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -65,7 +67,11 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &Store{db: db, cal: cal, name: path}, nil
+	version := &contentVersion{}
+	if err := trackContentVersion(db, version); err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return &Store{db: db, cal: cal, version: version, name: path}, nil
 }
 
 // sqliteDSN puts every per-connection setting in the connection string, so

@@ -166,7 +166,12 @@ func openServer(d gorm.Dialector, dl dialect, dsn string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	return &Store{db: db, cal: cal, dialect: dl, name: redactURL(dsn)}, nil
+	version := &contentVersion{}
+	if err := trackContentVersion(db, version); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", redactURL(dsn), err)
+	}
+	return &Store{db: db, cal: cal, dialect: dl, name: redactURL(dsn), version: version}, nil
 }
 
 // CreateDatabase creates a new, empty database with a random name on the

@@ -210,13 +210,16 @@ func (s *Store) FindGuideByCode(ctx context.Context, code string) (*ServiceItem,
 	return &it, nil
 }
 
-// RecordGuideView counts one view of a guide, for the "most viewed" list. It
-// leaves UpdatedAt (the guide's 最后更新) alone.
-func (s *Store) RecordGuideView(ctx context.Context, id uint) error {
-	err := s.db.WithContext(ctx).Exec(
-		"UPDATE service_items SET view_count = view_count + 1 WHERE id = ?", id).Error
-	if err != nil {
-		return fmt.Errorf("record guide view %d: %w", id, mapError(err))
+// RecordGuideViews adds counted views to guides, by code; the handlers
+// count views in memory and write them every second or so, so that a page
+// served from the cache costs no write. Unknown codes count nothing.
+func (s *Store) RecordGuideViews(ctx context.Context, views map[string]int) error {
+	db := withoutContentChange(s.db.WithContext(ctx))
+	for code, n := range views {
+		err := db.Exec("UPDATE service_items SET view_count = view_count + ? WHERE code = ?", n, code).Error
+		if err != nil {
+			return fmt.Errorf("record guide views %s: %w", code, mapError(err))
+		}
 	}
 	return nil
 }

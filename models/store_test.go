@@ -210,15 +210,19 @@ func TestRecordGuideViewKeepsLastUpdated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordGuideView(ctx, it.ID); err != nil {
+	version := s.ContentVersion()
+	if err := s.RecordGuideViews(ctx, map[string]int{it.Code: 2, "NO-SUCH-CODE": 1}); err != nil {
 		t.Fatal(err)
+	}
+	if s.ContentVersion() != version {
+		t.Fatal("counting views emptied the page cache")
 	}
 	again, err := s.FindGuideByCode(ctx, it.Code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.ViewCount != it.ViewCount+1 {
-		t.Fatalf("views %d → %d, want +1", it.ViewCount, again.ViewCount)
+	if again.ViewCount != it.ViewCount+2 {
+		t.Fatalf("views %d → %d, want +2", it.ViewCount, again.ViewCount)
 	}
 	if !again.UpdatedAt.Equal(it.UpdatedAt) {
 		t.Fatalf("最后更新 moved from %v to %v on a view", it.UpdatedAt, again.UpdatedAt)

@@ -67,6 +67,7 @@ type config struct {
 	trustProxy      bool
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
+	pageCacheMB     int
 }
 
 // parseFlags reads the flags of a command; each defaults to its environment
@@ -110,6 +111,14 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_SHUTDOWN_TIMEOUT: %w", err)
 		}
 		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let requests finish at shutdown (PORTAL_SHUTDOWN_TIMEOUT)")
+		// The cache's version is per process: with a database server,
+		// several instances may share the data, so the cache is off unless
+		// asked for (one instance only).
+		mb, err := strconv.Atoi(env("PORTAL_PAGE_CACHE_MB", "-1"))
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_PAGE_CACHE_MB: %w", err)
+		}
+		fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", mb, "megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server (PORTAL_PAGE_CACHE_MB)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -155,6 +164,12 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.pageCacheMB < 0 {
+		cfg.pageCacheMB = 0
+		if !strings.Contains(cfg.databaseURL, "://") {
+			cfg.pageCacheMB = 32
+		}
 	}
 	return &cfg, nil
 }
@@ -271,7 +286,8 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" {
 		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
+		PageCacheBytes: cfg.pageCacheMB << 20})
 	if err != nil {
 		return err
 	}
@@ -307,6 +323,9 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := h.FlushViews(sctx); err != nil {
+		logger.Error("writing guide views at shutdown", slog.Any("error", err))
 	}
 	logger.Info("stopped")
 	return nil

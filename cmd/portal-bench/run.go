@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zwfw/portal/models"
+)
+
+// benchConfig is one run of the bench.
+type benchConfig struct {
+	dir, size, out string
+	big, small     models.BenchSize
+	phase          time.Duration
+	// smoke checks that every phase works; it judges no figure.
+	smoke bool
+}
+
+// conns is the number of connections of the throughput phases (issue 8).
+const conns = 32
+
+// statsMonth is a month of the generated ratings, for the statistics page.
+const statsMonth = "2026-10"
+
+// row is one line of the results table.
+type row struct {
+	figure, ours, baseline, ratio, target string
+	pass                                  bool
+	judged                                bool
+}
+
+// missingTools names the Debian packages of the tools that are not
+// installed.
+func missingTools() []string {
+	var missing []string
+	if _, err := exec.LookPath("wrk"); err != nil {
+		missing = append(missing, "wrk")
+	}
+	if nginxPath() == "" {
+		missing = append(missing, "nginx-light")
+	}
+	return missing
+}
+
+func nginxPath() string {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx"
+	}
+	return ""
+}
+
+func runBench(ctx context.Context, cfg benchConfig) (err error) {
+	if missing := missingTools(); len(missing) > 0 {
+		return fmt.Errorf("the bench needs %s: install with\n\n    sudo apt-get install %s\n\n(the baselines are wrk and nginx, from Debian)",
+			strings.Join(missing, " and "), strings.Join(missing, " "))
+	}
+	bigDB, smallDB, err := ensureData(ctx, cfg.dir, cfg.size, cfg.big, cfg.small)
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(cfg.dir, "run-")
+	if err != nil {
+		return err
+	}
+	work, _ = filepath.Abs(work)
+	// nginx's workers run as another user when started by root.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
+	}
+	if os.Getenv("PORTAL_BENCH_KEEP") == "" {
+		defer os.RemoveAll(work)
+	}
+	fmt.Println("building the portal …")
+	portalBin := filepath.Join(work, "portal")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", portalBin, "./cmd/portal").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/portal: %v\n%s", err, out)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	// The portal writes ratings: it runs on copies of the cached data sets.
+	for _, c := range [][2]string{{bigDB, "big.db"}, {smallDB, "small.db"}} {
+		if err := copyFile(c[0], filepath.Join(work, c[1])); err != nil {
+			return err
+		}
+	}
+
+	var rows []row
+	var failures []string
+	fail := func(format string, args ...any) { failures = append(failures, fmt.Sprintf(format, args...)) }
+
+	portal, err := startPortal(portalBin, filepath.Join(work, "big.db"), filepath.Join(work, "portal-big.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { portal.stop() }()
+	startup := portal.ready
+	base := "http://" + portal.addr
+
+	// The pages, as the portal renders them: the baselines serve these
+	// very bytes.
+	pages := []struct{ name, path string }{
+		{"home", "/"},
+		{"catalogue", "/services?page=2"},
+		{"guide", "/services/GEN0000042"},
+		{"board", "/departments/rsj"},
+		{"ratings", "/ratings?month=" + statsMonth},
+	}
+	staticDir := filepath.Join(work, "static")
+	if err := os.MkdirAll(staticDir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range pages {
+		res, err := http.Get(base + p.path)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return fmt.Errorf("GET %s: %d", p.path, res.StatusCode)
+		}
+		if err := os.WriteFile(filepath.Join(staticDir, p.name+".html"), body, 0o644); err != nil {
+			return err
+		}
+	}
+	nginx, err := startNginx(work, staticDir)
+	if err != nil {
+		return err
+	}
+	defer func() { nginx.stop() }()
+	goAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	goStatic, err := start("go-static", goAddr, "/home.html", filepath.Join(work, "go-static.log"), self,
+		"serve-static", "-addr", goAddr, "-static", staticDir)
+	if err != nil {
+		return err
+	}
+	defer func() { goStatic.stop() }()
+
+	measure := func(c *child, target string) (result, error) {
+		cpu0 := c.cpu()
+		r, err := wrkRun(ctx, target, conns, cfg.phase)
+		if err != nil {
+			return r, err
+		}
+		if r.requests > 0 {
+			r.cpu = (c.cpu() - cpu0) / time.Duration(r.requests)
+		}
+		return r, nil
+	}
+	for _, p := range pages {
+		fmt.Printf("page %s …\n", p.name)
+		ng, err := measure(nginx, "http://"+nginx.addr+"/"+p.name+".html")
+		if err != nil {
+			return err
+		}
+		gs, err := measure(goStatic, "http://"+goStatic.addr+"/"+p.name+".html")
+		if err != nil {
+			return err
+		}
+		ours, err := measure(portal, base+p.path)
+		if err != nil {
+			return err
+		}
+		if ours.requests == 0 || ours.failures > 0 || ng.requests == 0 || gs.requests == 0 {
+			fail("page %s: %d answered, %d failed (nginx %d, Go %d)", p.name, ours.requests, ours.failures, ng.requests, gs.requests)
+		}
+		ratio := ours.rps / ng.rps
+		rows = append(rows,
+			row{figure: "page " + p.name + ": requests/s", ours: fmt.Sprintf("%.0f", ours.rps),
+				baseline: fmt.Sprintf("nginx %.0f, Go %.0f", ng.rps, gs.rps), ratio: fmt.Sprintf("%.2f × nginx, %.2f × Go", ratio, ours.rps/gs.rps),
+				target: "≥ 0.5 × nginx", pass: ratio >= 0.5, judged: true},
+			row{figure: "page " + p.name + ": p50 / p99", ours: ms(ours.p50) + " / " + ms(ours.p99),
+				baseline: "nginx " + ms(ng.p50) + " / " + ms(ng.p99) + ", Go " + ms(gs.p50) + " / " + ms(gs.p99),
+				target:   "p99 < 10 ms", pass: ours.p99 < 10*time.Millisecond, judged: true},
+			row{figure: "page " + p.name + ": CPU per request", ours: us(ours.cpu),
+				baseline: "nginx " + us(ng.cpu) + ", Go " + us(gs.cpu), ratio: ratioOf(ours.cpu, ng.cpu) + " × nginx"})
+	}
+	nginx.stop()
+	goStatic.stop()
+
+	// Search: one client at a time, each query new to the page cache.
+	for _, term := range []string{"社保", "公积金", "营业执照"} {
+		fmt.Printf("search %s …\n", term)
+		client := newClient()
+		r := closedLoop(ctx, 1, cfg.phase, func(w, i int) (time.Duration, bool) {
+			return getOnce(client, base+"/services?q="+url.QueryEscape(term)+"&bench="+strconv.Itoa(i))
+		})
+		if r.requests == 0 || r.failures > 0 {
+			fail("search %s: %d answered, %d failed", term, r.requests, r.failures)
+		}
+		rows = append(rows, row{figure: fmt.Sprintf("search %d characters (%s): p50 / p95", len([]rune(term)), term),
+			ours: ms(r.p50) + " / " + ms(r.p95), target: "p95 < 20 ms", pass: r.p95 < 20*time.Millisecond, judged: true})
+	}
+
+	// Ratings: phones, each with its own cookies, open the form and post it.
+	codes, err := counterCodes(base)
+	if err != nil {
+		return err
+	}
+	insertAddr, err := freePort()
+	if err != nil {
+		return err
+	}
+	insert, err := start("go-insert", insertAddr, "/count", filepath.Join(work, "go-insert.log"), self,
+		"serve-insert", "-addr", insertAddr, "-db", filepath.Join(work, "baseline.db"))
+	if err != nil {
+		return err
+	}
+	defer func() { insert.stop() }()
+	rate := func(c *child) (result, int, error) {
+		before, err := storedRatings(c, filepath.Join(work, "big.db"))
+		if err != nil {
+			return result{}, 0, err
+		}
+		transports := make([]*http.Transport, conns)
+		for i := range transports {
+			transports[i] = &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+		}
+		cpu0 := c.cpu()
+		r := closedLoop(ctx, conns, cfg.phase, func(w, i int) (time.Duration, bool) {
+			return rateOnce("http://"+c.addr, transports[w], codes[(w*7919+i)%len(codes)])
+		})
+		if r.requests > 0 {
+			r.cpu = (c.cpu() - cpu0) / time.Duration(r.requests)
+		}
+		after, err := storedRatings(c, filepath.Join(work, "big.db"))
+		return r, after - before, err
+	}
+	fmt.Println("rating POSTs …")
+	baseRes, baseStored, err := rate(insert)
+	if err != nil {
+		return err
+	}
+	insert.stop()
+	ours, stored, err := rate(portal)
+	if err != nil {
+		return err
+	}
+	if ours.requests == 0 || stored != ours.requests || baseStored != baseRes.requests {
+		fail("ratings: %d acknowledged, %d stored (baseline %d, %d), %d failed", ours.requests, stored, baseRes.requests, baseStored, ours.failures)
+	}
+	ratio := ours.rps / baseRes.rps
+	rows = append(rows,
+		row{figure: "rating POST: requests/s", ours: fmt.Sprintf("%.0f", ours.rps), baseline: fmt.Sprintf("prepared INSERT %.0f", baseRes.rps),
+			ratio: fmt.Sprintf("%.2f", ratio), target: "≥ 0.8 ×", pass: ratio >= 0.8, judged: true},
+		row{figure: "rating POST: p50 / p99", ours: ms(ours.p50) + " / " + ms(ours.p99), baseline: ms(baseRes.p50) + " / " + ms(baseRes.p99),
+			target: "p99 < 25 ms", pass: ours.p99 < 25*time.Millisecond, judged: true},
+		row{figure: "rating POST: acknowledged / stored / failed", ours: fmt.Sprintf("%d / %d / %d", ours.requests, stored, ours.failures),
+			baseline: fmt.Sprintf("%d / %d / %d", baseRes.requests, baseStored, baseRes.failures),
+			target:   "stored = acknowledged", pass: stored == ours.requests, judged: true})
+
+	// Statistics at scale against a small data set, uncached.
+	fmt.Println("statistics …")
+	statsOf := func(addr string) result {
+		client := newClient()
+		return closedLoop(ctx, 1, cfg.phase, func(w, i int) (time.Duration, bool) {
+			return getOnce(client, "http://"+addr+"/ratings?month="+statsMonth+"&bench="+strconv.Itoa(i))
+		})
+	}
+	bigStats := statsOf(portal.addr)
+	peak := portal.peakRSS()
+	portal.stop()
+	small, err := startPortal(portalBin, filepath.Join(work, "small.db"), filepath.Join(work, "portal-small.log"))
+	if err != nil {
+		return err
+	}
+	smallStats := statsOf(small.addr)
+	small.stop()
+	if bigStats.requests == 0 || smallStats.requests == 0 {
+		fail("statistics: %d and %d answered", bigStats.requests, smallStats.requests)
+	}
+	statsRatio := float64(bigStats.p50) / float64(max(smallStats.p50, 1))
+	rows = append(rows,
+		row{figure: fmt.Sprintf("statistics page p50: %d vs %d ratings", cfg.big.Ratings, cfg.small.Ratings),
+			ours: ms(bigStats.p50), baseline: ms(smallStats.p50), ratio: fmt.Sprintf("%.2f", statsRatio),
+			target: "≤ 1.5 ×", pass: statsRatio <= 1.5, judged: true},
+		row{figure: "peak RSS (VmHWM) of the portal", ours: fmt.Sprintf("%.0f MB", float64(peak)/(1<<20)),
+			target: "< 200 MB", pass: peak < 200<<20, judged: true},
+		row{figure: "start-up until /readyz answers", ours: ms(startup), target: "< 1 s", pass: startup < time.Second, judged: true})
+
+	table := renderTable(cfg, rows)
+	fmt.Println()
+	fmt.Print(table)
+	if err := os.WriteFile(cfg.out, []byte(table), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("written to", cfg.out)
+	if len(failures) > 0 {
+		return errors.New("the bench is broken:\n  " + strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+func startPortal(bin, db, logFile string) (*child, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	// All raters come from 127.0.0.1: the per-address limit is raised,
+	// every other anti-abuse rule stays on.
+	return start("portal", addr, "/readyz", logFile, bin, "serve", "-addr", addr, "-db", db,
+		"-rating-address-limit", "100000000", "-log-level", "error",
+		"-session-key", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2g=")
+}
+
+// startNginx serves the captured pages as static files, with as many
+// workers as cores and no access log.
+func startNginx(work, staticDir string) (*child, error) {
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	prefix := filepath.Join(work, "nginx")
+	if err := os.MkdirAll(prefix, 0o755); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`worker_processes %d;
+pid %[2]s/nginx.pid;
+error_log %[2]s/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path %[2]s/body;
+    proxy_temp_path %[2]s/proxy;
+    fastcgi_temp_path %[2]s/fastcgi;
+    uwsgi_temp_path %[2]s/uwsgi;
+    scgi_temp_path %[2]s/scgi;
+    default_type text/html;
+    charset utf-8;
+    server {
+        listen %[3]s;
+        root %[4]s;
+    }
+}
+`, runtime.NumCPU(), prefix, addr, staticDir)
+	confPath := filepath.Join(prefix, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	return start("nginx", addr, "/home.html", filepath.Join(prefix, "stdout.log"), nginxPath(),
+		"-p", prefix, "-c", confPath, "-g", "daemon off;")
+}
+
+var counterLink = regexp.MustCompile(`href="/counters/([A-Z0-9]+)"`)
+
+// counterCodes lists the counters the portal shows, to rate them.
+func counterCodes(base string) ([]string, error) {
+	res, err := http.Get(base + "/counters")
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var codes []string
+	for _, m := range counterLink.FindAllStringSubmatch(string(body), -1) {
+		codes = append(codes, m[1])
+	}
+	if len(codes) == 0 {
+		return nil, errors.New("the list of counters shows no counter")
+	}
+	return codes, nil
+}
+
+// storedRatings counts the rows a server stored: the portal's through the
+// store, the baseline's through its own count.
+func storedRatings(c *child, portalDB string) (int, error) {
+	if c.name != "portal" {
+		res, err := http.Get("http://" + c.addr + "/count")
+		if err != nil {
+			return 0, err
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	store, err := models.Open(portalDB)
+	if err != nil {
+		return 0, err
+	}
+	defer store.Close()
+	return store.CountRows(context.Background(), "ratings")
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+
+func ratioOf(a, b time.Duration) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", float64(a)/float64(b))
+}
+
+func renderTable(cfg benchConfig, rows []row) string {
+	var b strings.Builder
+	host, _ := os.Hostname()
+	fmt.Fprintf(&b, "Bench %s, %s UTC, %d cores (%s), loopback, %d connections, %s phases; data: %d items, %d counters, %d ratings.\n\n",
+		cfg.size, time.Now().UTC().Format("2006-01-02 15:04"), runtime.NumCPU(), host, conns, cfg.phase,
+		cfg.big.Items, cfg.big.Counters, cfg.big.Ratings)
+	b.WriteString("| figure | portal | baseline | ratio | target | |\n|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		mark := ""
+		if r.judged && !cfg.smoke {
+			mark = "pass"
+			if !r.pass {
+				mark = "FAIL"
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.figure, r.ours, r.baseline, r.ratio, r.target, mark)
+	}
+	return b.String()
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	// The baseline writes through the same driver as the portal.
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// serveStatic is the "Go from memory" baseline: the captured pages, read
+// once, served by a bare net/http handler.
+func serveStatic(ctx context.Context, addr, dir string) error {
+	pages := map[string][]byte{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		pages["/"+e.Name()] = b
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := pages[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Write(b)
+	})
+	return listenAndServe(ctx, addr, h)
+}
+
+// baselineDSN is the portal's SQLite connection string (models/db.go).
+func baselineDSN(path string) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// serveInsert is the rating baseline: GET gives a cookie and a token, as the
+// portal's form does; POST checks them and runs one prepared INSERT.
+func serveInsert(ctx context.Context, addr, path string) error {
+	db, err := sql.Open("sqlite3", baselineDSN(path))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS ratings (id INTEGER PRIMARY KEY, counter TEXT NOT NULL,
+		level INTEGER NOT NULL, device TEXT NOT NULL, created_at DATETIME NOT NULL)`); err != nil {
+		return err
+	}
+	stmt, err := db.Prepare(`INSERT INTO ratings (counter, level, device, created_at) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /r/{code}", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "rater", Value: strconv.FormatInt(time.Now().UnixNano(), 36), Path: "/r/"})
+		http.SetCookie(w, &http.Cookie{Name: "_csrf", Value: "t", Path: "/"})
+		fmt.Fprint(w, `<form method="post"><input type="hidden" name="_csrf" value="t"></form>`)
+	})
+	mux.HandleFunc("POST /r/{code}", func(w http.ResponseWriter, r *http.Request) {
+		device, err := r.Cookie("rater")
+		if err != nil || r.FormValue("_csrf") != "t" {
+			http.Error(w, "forbidden", http.StatusForbidden)
+			return
+		}
+		level, _ := strconv.Atoi(r.FormValue("level"))
+		if _, err := stmt.ExecContext(r.Context(), r.PathValue("code"), level, device.Value, time.Now().UTC()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		http.Redirect(w, r, r.URL.Path+"/thanks", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		db.QueryRow(`SELECT COUNT(*) FROM ratings`).Scan(&n)
+		fmt.Fprint(w, n)
+	})
+	return listenAndServe(ctx, addr, mux)
+}
+
+// listenAndServe serves until the context ends; it prints the address it
+// listens on as its first line, for the parent to read.
+func listenAndServe(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// freePort returns a free loopback address.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// child is a server started by the harness.
+type child struct {
+	name    string
+	cmd     *exec.Cmd
+	addr    string
+	started time.Time
+	ready   time.Duration
+	exited  chan struct{}
+}
+
+// start runs a server and waits until GET readyPath answers 200.
+func start(name, addr, readyPath string, logFile string, bin string, args ...string) (*child, error) {
+	cmd := exec.Command(bin, args...)
+	if logFile != "" {
+		f, err := os.Create(logFile)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = f, f
+	}
+	c := &child{name: name, cmd: cmd, addr: addr, started: time.Now(), exited: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() { cmd.Wait(); close(c.exited) }()
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.exited:
+			return nil, fmt.Errorf("%s exited at start (log: %s)", name, logFile)
+		default:
+		}
+		res, err := client.Get("http://" + addr + readyPath)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				c.ready = time.Since(c.started)
+				return c, nil
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.stop()
+	return nil, fmt.Errorf("%s did not answer on %s within a minute (log: %s)", name, addr, logFile)
+}
+
+// stop ends the server it started, by its process id, and waits for it.
+func (c *child) stop() {
+	if c == nil || c.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	c.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+}
+
+// pids is the server's process and its children (nginx's workers).
+func (c *child) pids() []int {
+	pid := c.cmd.Process.Pid
+	out := []int{pid}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// cpu is the CPU time the server's processes have used (user + system).
+func (c *child) cpu() time.Duration {
+	var ticks int64
+	for _, pid := range c.pids() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + st
+		}
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// peakRSS is the server's high-water mark of resident memory (VmHWM).
+func (c *child) peakRSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}

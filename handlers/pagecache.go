@@ -1,0 +1,311 @@
+package handlers
+
+import (
+	"bytes"
+	"compress/gzip"
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+)
+
+// The page cache keeps the final bytes of public pages, as the render
+// helper produced them (display modes included), with their gzip and
+// ETag, so that a repeated request costs a map lookup instead of queries and
+// a template. It is exact: an entry is served only while the store's content
+// version is the one read before the page was rendered, and the store bumps
+// that version when any write commits (models/content_version.go). A change
+// is therefore visible on the very next request. The version is per process:
+// several instances behind a load balancer must run with the cache off
+// (-page-cache-mb 0) until it is shared through the database.
+//
+// Only anonymous requests use the cache: a request with the session cookie
+// (a one-time message) or the staff cookie is rendered afresh and never
+// stored, and so is any response that sets a cookie or is not a 200 HTML
+// page. (Browsers send the staff cookie under /admin only, so staff see the
+// same public pages as everyone: those pages carry nothing per-user.)
+
+// maxCachedPage is the largest page the cache keeps. A department's board
+// lists all its service items: at 100,000 items in the catalogue it is
+// 1.3 MB and takes seconds to render, exactly the page that most needs the
+// cache. Bigger ones would crowd out the rest.
+const maxCachedPage = 4 << 20
+
+// pageCache is a byte-bounded LRU of rendered pages, safe for concurrent use.
+type pageCache struct {
+	mu      sync.Mutex
+	budget  int
+	used    int
+	lru     *list.List // front: most recently used; values are *cachedPage
+	entries map[string]*list.Element
+	// rendering holds the pages being rendered: concurrent requests for
+	// one wait for it instead of rendering it again (a board at scale
+	// takes seconds, and 32 renders at once take 32 times longer).
+	rendering map[string]chan struct{}
+}
+
+// cachedPage is one rendered page and what serving it needs.
+type cachedPage struct {
+	key         string
+	version     uint64
+	contentType string
+	body        []byte
+	gzipped     []byte // nil when gzip does not make it smaller
+	etag        string
+}
+
+func (p *cachedPage) size() int { return len(p.key) + len(p.body) + len(p.gzipped) + 128 }
+
+func newPageCache(budget int) *pageCache {
+	return &pageCache{budget: budget, lru: list.New(), entries: map[string]*list.Element{}, rendering: map[string]chan struct{}{}}
+}
+
+// get returns the page under key if it was rendered at version.
+func (pc *pageCache) get(key string, version uint64) *cachedPage {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	el, ok := pc.entries[key]
+	if !ok {
+		return nil
+	}
+	p := el.Value.(*cachedPage)
+	if p.version != version {
+		pc.remove(el)
+		return nil
+	}
+	pc.lru.MoveToFront(el)
+	return p
+}
+
+// put stores a page, evicting the least recently used ones over budget.
+func (pc *pageCache) put(p *cachedPage) {
+	if p.size() > pc.budget/4 {
+		return
+	}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if el, ok := pc.entries[p.key]; ok {
+		// A page rendered at an older version than the one stored (a slow
+		// request finishing late) must not replace it.
+		if el.Value.(*cachedPage).version > p.version {
+			return
+		}
+		pc.remove(el)
+	}
+	pc.entries[p.key] = pc.lru.PushFront(p)
+	pc.used += p.size()
+	for pc.used > pc.budget {
+		pc.remove(pc.lru.Back())
+	}
+}
+
+// begin makes the caller the renderer of key, or returns a channel that is
+// closed when the current renderer is done.
+func (pc *pageCache) begin(key string) (wait <-chan struct{}, renderer bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if ch, ok := pc.rendering[key]; ok {
+		return ch, false
+	}
+	pc.rendering[key] = make(chan struct{})
+	return nil, true
+}
+
+// end lets the requests waiting for key go on.
+func (pc *pageCache) end(key string) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	close(pc.rendering[key])
+	delete(pc.rendering, key)
+}
+
+func (pc *pageCache) remove(el *list.Element) {
+	p := pc.lru.Remove(el).(*cachedPage)
+	delete(pc.entries, p.key)
+	pc.used -= p.size()
+}
+
+// pageKey is what makes two requests get the same bytes: method (HEAD is
+// served from GET's entry), host (absolute links use it when no base URL is
+// set), path and query, and the display-mode cookies.
+func pageKey(req *http.Request) string {
+	care, script := "", ""
+	if ck, err := req.Cookie("care"); err == nil && ck.Value == "1" {
+		care = "1"
+	}
+	if ck, err := req.Cookie("script"); err == nil && ck.Value == "hant" {
+		script = "hant"
+	}
+	return req.Host + " " + req.URL.RequestURI() + " care=" + care + " script=" + script
+}
+
+// cachePage is the middleware of the public pages' routes.
+func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+			return next(c)
+		}
+		if hasCookie(req, sessionName) || hasCookie(req, adminCookie) {
+			return next(c)
+		}
+		key := pageKey(req)
+		if len(key) > 2048 {
+			return next(c)
+		}
+		if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+			return servePage(c, p)
+		}
+		if wait, renderer := h.pages.begin(key); renderer {
+			defer h.pages.end(key)
+		} else {
+			select {
+			case <-wait:
+			case <-req.Context().Done():
+				return req.Context().Err()
+			}
+			if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+				return servePage(c, p)
+			}
+			// Not cacheable, or changed meanwhile: render it here.
+		}
+		// Read before rendering: a write committing during the render
+		// makes the stored entry stale at once, never wrongly current.
+		version := h.store.ContentVersion()
+
+		res := c.Response()
+		orig := res.Writer
+		rec := &pageRecorder{header: orig.Header()}
+		res.Writer = rec
+		err := next(c)
+		res.Writer = orig
+		if !rec.wroteHeader && rec.buf.Len() == 0 {
+			// Nothing written: the error handler answers.
+			return err
+		}
+		ctype := orig.Header().Get(echo.HeaderContentType)
+		if err != nil || rec.status != http.StatusOK || orig.Header().Get("Set-Cookie") != "" ||
+			!strings.HasPrefix(ctype, echo.MIMETextHTML) || rec.buf.Len() > maxCachedPage {
+			if rec.wroteHeader {
+				orig.WriteHeader(rec.status)
+			}
+			_, werr := orig.Write(rec.buf.Bytes())
+			if err == nil {
+				err = werr
+			}
+			return err
+		}
+		p := newCachedPage(key, version, ctype, bytes.Clone(rec.buf.Bytes()))
+		h.pages.put(p)
+		// The handler's WriteHeader only reached the recorder: let the
+		// response write again.
+		res.Committed = false
+		return servePage(c, p)
+	}
+}
+
+func newCachedPage(key string, version uint64, ctype string, body []byte) *cachedPage {
+	sum := sha256.Sum256(body)
+	p := &cachedPage{key: key, version: version, contentType: ctype, body: body,
+		etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if _, err := zw.Write(body); err == nil && zw.Close() == nil && gz.Len() < len(body) {
+		p.gzipped = gz.Bytes()
+	}
+	return p
+}
+
+// servePage answers with a cached page: 304 when the browser has it, gzip
+// when the browser takes it. HTML is always revalidated (no-cache), so that
+// a change shows on the next visit.
+func servePage(c echo.Context, p *cachedPage) error {
+	req, res := c.Request(), c.Response()
+	hdr := res.Header()
+	hdr.Set(echo.HeaderContentType, p.contentType)
+	hdr.Set("ETag", p.etag)
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set(echo.HeaderVary, "Accept-Encoding, Cookie")
+	if etagMatches(req.Header.Get("If-None-Match"), p.etag) {
+		hdr.Del(echo.HeaderContentType)
+		return c.NoContent(http.StatusNotModified)
+	}
+	body := p.body
+	if p.gzipped != nil && acceptsGzip(req.Header.Get(echo.HeaderAcceptEncoding)) {
+		hdr.Set(echo.HeaderContentEncoding, "gzip")
+		body = p.gzipped
+	}
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	res.WriteHeader(http.StatusOK)
+	if req.Method == http.MethodHead {
+		return nil
+	}
+	_, err := res.Write(body)
+	return err
+}
+
+// etagMatches applies If-None-Match's weak comparison.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether Accept-Encoding allows gzip (q=0 refuses it).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") && strings.TrimSpace(name) != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		if strings.HasPrefix(q, "q=") {
+			if v, err := strconv.ParseFloat(q[2:], 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// pageRecorder holds a handler's response so that the cache can keep it;
+// headers go straight to the real response.
+type pageRecorder struct {
+	header      http.Header
+	status      int
+	wroteHeader bool
+	buf         bytes.Buffer
+}
+
+func (r *pageRecorder) Header() http.Header { return r.header }
+
+func (r *pageRecorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+}
+
+func (r *pageRecorder) Write(b []byte) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.buf.Write(b)
+}
+
+func hasCookie(req *http.Request, name string) bool {
+	_, err := req.Cookie(name)
+	return err == nil
+}
