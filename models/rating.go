@@ -247,59 +247,38 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	return &c, nil
 }
 
+// ratableCounterIDs is FindRatableCounter for the rating path: one query,
+// the counter's own columns only, which is all a rating needs.
+func (s *Store) ratableCounterIDs(ctx context.Context, code string) (*Counter, error) {
+	if !validCode(code) {
+		return nil, ErrNotFound
+	}
+	var c Counter
+	err := s.db.WithContext(ctx).Select("id", "code", "name", "department_id").
+		Where("code = ? AND enabled = ?", code, true).Take(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+	}
+	return &c, nil
+}
+
 // RateCounter stores a rating under the anti-abuse rules, updates the
 // running totals, and for a 差评 opens a case with its deadlines, all in one
-// transaction: a rating is stored whole or not at all.
+// transaction: a rating is stored whole or not at all. The store's rating
+// writer commits it, with the ratings that arrived at the same time; it
+// returns once the rating is committed.
 func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRules, now time.Time) (*RatingReceipt, error) {
 	now = now.UTC()
 	if err := in.validate(rules); err != nil {
 		return nil, err
 	}
-	ctr, err := s.FindRatableCounter(ctx, in.CounterCode)
+	ctr, err := s.ratableCounterIDs(ctx, in.CounterCode)
 	if err != nil {
 		return nil, err
 	}
-	device, address := hashOf("device", in.Device), hashOf("address", in.Address)
-	rec := &RatingReceipt{}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Immediate transactions serialise writers, so the checks below
-		// cannot race with another rating from the same device.
-		var n int64
-		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
-			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrAlreadyRated
-		}
-		if rules.PerAddressPerHour > 0 {
-			if err := tx.Model(&Rating{}).Where("address_hash = ? AND created_at > ?", address, now.Add(-time.Hour)).
-				Count(&n).Error; err != nil {
-				return err
-			}
-			if n >= int64(rules.PerAddressPerHour) {
-				return ErrRateLimited
-			}
-		}
-		r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
-			Reasons: strings.Join(in.Reasons, "、"), Comment: in.Comment, Phone: in.Phone,
-			DeviceHash: device, AddressHash: address, CreatedAt: now}
-		if err := tx.Omit("Counter").Create(&r).Error; err != nil {
-			return err
-		}
-		if err := addToTotals(tx, r, 1); err != nil {
-			return err
-		}
-		rec.Rating = r
-		if IsBad(r.Level) {
-			c, err := s.openCase(tx, r, rules, now)
-			if err != nil {
-				return err
-			}
-			rec.Case = c
-		}
-		return nil
-	})
+	req := rateRequest{ctr: ctr, in: in, rules: rules, now: now,
+		device: hashOf("device", in.Device), address: hashOf("address", in.Address)}
+	rec, err := s.submitRating(ctx, req)
 	if err != nil {
 		if errors.Is(err, ErrAlreadyRated) || errors.Is(err, ErrRateLimited) {
 			return nil, err
@@ -309,6 +288,9 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	rec.Rating.Counter = *ctr
 	return rec, nil
 }
+
+// joinReasons is how a rating stores its reasons.
+func joinReasons(reasons []string) string { return strings.Join(reasons, "、") }
 
 // dayOf is the calendar day of a moment in China Standard Time, the day the
 // statistics count it on.
