@@ -38,9 +38,9 @@ type rateResult struct {
 // Ratings arriving together are committed together (group commit): SQLite
 // takes one writer at a time, and a commit costs about as much as the
 // statements it commits, so a busy hall's ratings queue here, in order,
-// instead of spinning on the busy timeout. Each rating runs under its own
-// savepoint: one that breaks a rule, or fails, is rolled back alone and the
-// others still commit. A rater is answered only after the commit.
+// instead of spinning on the busy timeout. A rating that breaks a rule, or
+// fails, fails alone: the others still commit (see commitRatings). A rater
+// is answered only after the commit.
 func (s *Store) rateWriter() {
 	defer close(s.writerDone)
 	for {
@@ -65,7 +65,10 @@ func (s *Store) rateWriter() {
 }
 
 // commitRatings stores a batch of ratings in one transaction and answers
-// each rater.
+// each rater. A rating refused by a rule has written nothing, so it needs no
+// undoing. A rating that fails half-written (an internal error) rolls the
+// transaction back; the batch is then run again without it, so that it
+// fails alone. The retries are bounded by the batch's size.
 func (s *Store) commitRatings(batch []rateRequest) {
 	results := make([]rateResult, len(batch))
 	st, err := s.prepareRateStmts()
@@ -75,36 +78,39 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		}
 		return
 	}
-	// The batch is not any one rater's: a rater who gave up must not roll
-	// back the others, so the transaction runs without their contexts.
-	err = s.w.Transaction(func(tx *gorm.DB) error {
-		for i, r := range batch {
-			if err := r.ctx.Err(); err != nil {
-				results[i].err = err
-				continue
-			}
-			// A savepoint of a fixed name, not gorm's nested transaction,
-			// whose names differ per call: each new text would be another
-			// prepared statement kept for good.
-			if err := tx.Exec("SAVEPOINT rating").Error; err != nil {
-				return err
-			}
-			rec, err := s.storeRating(tx, st, r)
-			if err != nil {
-				if err := tx.Exec("ROLLBACK TO SAVEPOINT rating").Error; err != nil {
+	failed := make([]bool, len(batch))
+	for {
+		failedAt := -1
+		// The batch is not any one rater's: a rater who gave up must not
+		// roll back the others, so the transaction runs without their
+		// contexts.
+		err = s.w.Transaction(func(tx *gorm.DB) error {
+			for i, r := range batch {
+				if failed[i] {
+					continue
+				}
+				if err := r.ctx.Err(); err != nil {
+					results[i] = rateResult{err: err}
+					continue
+				}
+				rec, err := s.storeRating(tx, st, r)
+				if err != nil && !errors.Is(err, ErrAlreadyRated) && !errors.Is(err, ErrRateLimited) {
+					failedAt = i
+					results[i] = rateResult{err: err}
 					return err
 				}
+				results[i] = rateResult{rec: rec, err: err}
 			}
-			if err := tx.Exec("RELEASE SAVEPOINT rating").Error; err != nil {
-				return err
-			}
-			results[i] = rateResult{rec: rec, err: err}
+			return nil
+		})
+		if err == nil || failedAt < 0 {
+			break
 		}
-		return nil
-	})
+		failed[failedAt] = true
+	}
 	for i, r := range batch {
 		res := results[i]
-		if err != nil {
+		if err != nil && !failed[i] {
 			// Nothing of the batch was committed.
 			res = rateResult{err: err}
 		}

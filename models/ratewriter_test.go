@@ -94,7 +94,8 @@ func TestConcurrentRatingsAreStoredExactlyOnce(t *testing.T) {
 }
 
 // TestOneBrokenRuleDoesNotFailTheBatch commits a batch by hand in which one
-// rating breaks the address limit: it alone is refused.
+// rating breaks the address limit and one fails half-way (its counter does
+// not exist): each fails alone, the others are stored.
 func TestOneBrokenRuleDoesNotFailTheBatch(t *testing.T) {
 	s := newDemoStore(t)
 	ctx := context.Background()
