@@ -78,6 +78,23 @@ func migrations() []migration {
 			}
 			return tx.Exec("UPDATE counters SET version = 1 WHERE version = 0").Error
 		}},
+		{8, "monthly running totals of ratings, for statistics that do not grow with the ratings", func(tx *gorm.DB) error {
+			if err := tx.AutoMigrate(&RatingMonth{}); err != nil {
+				return err
+			}
+			// Portable SQL: substr is in SQLite, PostgreSQL and MySQL.
+			return tx.Exec(`INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+				SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
+				FROM rating_days GROUP BY counter_id, substr(day, 1, 7), department_id`).Error
+		}},
+		{9, "indexes for the published cases: newest closed first, and the departments' figures", func(tx *gorm.DB) error {
+			// Plain CREATE INDEX, valid in SQLite, PostgreSQL and MySQL.
+			if err := tx.Exec(`CREATE INDEX idx_cases_closed ON cases (state, closed_at, id)`).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`CREATE INDEX idx_cases_figures ON cases (department_id, created_at, state,
+				closed_on_time, callback_due, rectify_due)`).Error
+		}},
 	}
 }
 

@@ -122,7 +122,7 @@ func (s *Store) commitRatings(batch []rateRequest) {
 // connection, so that every batch reuses them. The upsert is SQLite's and
 // PostgreSQL's ON CONFLICT.
 var rateSQL = struct {
-	device, address, insert, totals string
+	device, address, insert, totals, months string
 }{
 	// The checks are ranges of idx_ratings_device and idx_ratings_address
 	// (TestRatingChecksUseIndexes).
@@ -136,11 +136,15 @@ var rateSQL = struct {
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (counter_id, day) DO UPDATE SET total = rating_days.total + excluded.total,
 			satisfied = rating_days.satisfied + excluded.satisfied, bad = rating_days.bad + excluded.bad`,
+	months: `INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (counter_id, month, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
+			satisfied = rating_months.satisfied + excluded.satisfied, bad = rating_months.bad + excluded.bad`,
 }
 
 // rateStmts are rateSQL prepared on the writer's connection.
 type rateStmts struct {
-	device, address, insert, totals *sql.Stmt
+	device, address, insert, totals, months *sql.Stmt
 }
 
 // prepareRateStmts prepares the writer's statements, once the tables exist.
@@ -156,7 +160,8 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&st.device, rateSQL.device}, {&st.address, rateSQL.address}, {&st.insert, rateSQL.insert}, {&st.totals, rateSQL.totals}} {
+	}{{&st.device, rateSQL.device}, {&st.address, rateSQL.address}, {&st.insert, rateSQL.insert},
+		{&st.totals, rateSQL.totals}, {&st.months, rateSQL.months}} {
 		if *p.dst, err = wDB.Prepare(p.sql); err != nil {
 			st.close()
 			return nil, fmt.Errorf("prepare rating statements: %w", err)
@@ -167,7 +172,7 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 }
 
 func (st *rateStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals} {
+	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals, st.months} {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -217,7 +222,11 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*Ratin
 	if IsBad(r.Level) {
 		sat, bad = 0, 1
 	}
-	if _, err := sqlTx.StmtContext(ctx, st.totals).Exec(r.CounterID, dayOf(r.CreatedAt), r.DepartmentID, 1, sat, bad); err != nil {
+	day := dayOf(r.CreatedAt)
+	if _, err := sqlTx.StmtContext(ctx, st.totals).Exec(r.CounterID, day, r.DepartmentID, 1, sat, bad); err != nil {
+		return nil, err
+	}
+	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, day[:7], r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
 	rec := &RatingReceipt{Rating: r}

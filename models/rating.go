@@ -126,6 +126,20 @@ type RatingDay struct {
 	Bad          int    `gorm:"not null"`
 }
 
+// RatingMonth is the running total of one counter's ratings in one month
+// ("2006-01"), under the department the ratings were given to, kept beside
+// the daily totals: the published statistics sum months, so that their
+// cost depends on the number of counters, not on how many ratings each
+// day holds. addToTotals and the rating writer keep both.
+type RatingMonth struct {
+	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	Month        string `gorm:"primaryKey;size:7;index"`
+	DepartmentID uint   `gorm:"primaryKey;autoIncrement:false"`
+	Total        int    `gorm:"not null"`
+	Satisfied    int    `gorm:"not null"`
+	Bad          int    `gorm:"not null"`
+}
+
 // RatingInput is what a rater submits.
 type RatingInput struct {
 	CounterCode string
@@ -315,7 +329,7 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 	}
 	day := RatingDay{CounterID: r.CounterID, Day: dayOf(r.CreatedAt), DepartmentID: r.DepartmentID,
 		Total: sign, Satisfied: sat, Bad: bad}
-	return tx.Clauses(clause.OnConflict{
+	err := tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "counter_id"}, {Name: "day"}},
 		DoUpdates: clause.Assignments(map[string]any{
 			"total":     gorm.Expr("rating_days.total + ?", sign),
@@ -323,6 +337,43 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 			"bad":       gorm.Expr("rating_days.bad + ?", bad),
 		}),
 	}).Create(&day).Error
+	if err != nil {
+		return err
+	}
+	return addToMonths(tx, []RatingDay{day})
+}
+
+// addToMonths adds daily totals (or changes to them) to the monthly ones.
+func addToMonths(tx *gorm.DB, days []RatingDay) error {
+	months := map[[3]string]*RatingMonth{}
+	var order [][3]string
+	for _, d := range days {
+		key := [3]string{fmt.Sprint(d.CounterID), d.Day[:7], fmt.Sprint(d.DepartmentID)}
+		m, ok := months[key]
+		if !ok {
+			m = &RatingMonth{CounterID: d.CounterID, Month: key[1], DepartmentID: d.DepartmentID}
+			months[key] = m
+			order = append(order, key)
+		}
+		m.Total += d.Total
+		m.Satisfied += d.Satisfied
+		m.Bad += d.Bad
+	}
+	for _, k := range order {
+		m := months[k]
+		err := tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "counter_id"}, {Name: "month"}, {Name: "department_id"}},
+			DoUpdates: clause.Assignments(map[string]any{
+				"total":     gorm.Expr("rating_months.total + ?", m.Total),
+				"satisfied": gorm.Expr("rating_months.satisfied + ?", m.Satisfied),
+				"bad":       gorm.Expr("rating_months.bad + ?", m.Bad),
+			}),
+		}).Create(m).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // randomDigits returns n random decimal digits, for lookup codes.
