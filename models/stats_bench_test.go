@@ -58,15 +58,14 @@ func generateRatings(tb testing.TB, s *Store, n int) {
 			CASE WHEN id % 3 = 0 THEN NULL ELSE created_at END, id % 2, 0, '', created_at, created_at
 		FROM ratings WHERE level <= 2`, []any{CaseAwaitingCallback, CaseClosed}},
 	}
-	err := s.db.Exec("BEGIN").Error
-	for _, st := range steps {
-		if err == nil {
-			err = s.db.Exec(st.sql, st.args...).Error
+	err := s.db.Transaction(func(tx *gorm.DB) error {
+		for _, st := range steps {
+			if err := tx.Exec(st.sql, st.args...).Error; err != nil {
+				return err
+			}
 		}
-	}
-	if err == nil {
-		err = s.db.Exec("COMMIT").Error
-	}
+		return nil
+	})
 	if err != nil {
 		tb.Fatal(err)
 	}
