@@ -28,7 +28,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 7 migrations") {
+	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 9 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", "-db", db); !strings.Contains(out, "applied 0 migrations") {
