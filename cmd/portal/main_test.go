@@ -41,7 +41,7 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 7") {
+	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 9") {
 		t.Fatalf("version: %q", out)
 	}
 	var created bytes.Buffer
