@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/driver/sqlite"
@@ -27,6 +28,17 @@ type Store struct {
 	name string
 	// version counts committed writes, for the page cache (content_version.go).
 	version *contentVersion
+
+	// w is the one write connection of the rating writer (see
+	// ratewriter.go); rates, quit and writerDone drive that goroutine.
+	w          *gorm.DB
+	rates      chan rateRequest
+	quit       chan struct{}
+	writerDone chan struct{}
+	// stmts are the writer's prepared statements, made on its first batch
+	// (Open comes before Migrate); only the writer goroutine touches them.
+	stmts     *rateStmts
+	closeOnce sync.Once
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -40,14 +52,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 	}
-	db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), &gorm.Config{
-		TranslateError: true,
-		// Multi-row writes open their own transactions; single statements
-		// need none, and SQLite's write lock is the scarce resource.
-		SkipDefaultTransaction: true,
-		Logger:                 logger.Discard,
-		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Second) },
-	})
+	db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -65,13 +70,46 @@ func Open(path string) (*Store, error) {
 	}
 	cal, err := LoadCalendar()
 	if err != nil {
+		sqlDB.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	version := &contentVersion{}
-	if err := trackContentVersion(db, version); err != nil {
+	// Ratings, the one write that comes in bursts from the public, go
+	// through one connection of their own, their statements prepared
+	// once: SQLite has one writer at a time, and connections taking turns
+	// at its lock cost more than the writes (see ratewriter.go).
+	w, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gormConfig())
+	if err != nil {
+		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	return &Store{db: db, cal: cal, version: version, name: path}, nil
+	wDB, err := w.DB()
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	wDB.SetMaxOpenConns(1)
+	wDB.SetMaxIdleConns(1)
+	wDB.SetConnMaxIdleTime(0)
+	version := &contentVersion{}
+	if err := trackContentVersion(db, version); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{db: db, cal: cal, version: version, name: path}
+	s.startWriter(w)
+	return s, nil
+}
+
+// gormConfig is the ORM's configuration.
+func gormConfig() *gorm.Config {
+	return &gorm.Config{
+		TranslateError: true,
+		// Multi-row writes open their own transactions; single statements
+		// need none, and SQLite's write lock is the scarce resource.
+		SkipDefaultTransaction: true,
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return time.Now().UTC().Truncate(time.Second) },
+	}
 }
 
 // sqliteDSN puts every per-connection setting in the connection string, so
@@ -83,16 +121,31 @@ func sqliteDSN(path string) string {
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_txlock", "immediate")
+	// 8 MiB of page cache per connection (SQLite's default is 2 MiB): the
+	// search index's hot pages fit, and five connections stay far below
+	// the portal's memory budget. No mmap: mapped pages count in the
+	// process's resident memory however large the file grows.
+	q.Set("_cache_size", "-8000")
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close closes the database.
+// Close stops the rating writer, after the batch it holds is committed, and
+// closes the database.
 func (s *Store) Close() error {
+	s.stopWriter()
+	var errs []error
+	if s.w != nil {
+		if wDB, err := s.w.DB(); err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, wDB.Close())
+		}
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
-		return err
+		return errors.Join(append(errs, err)...)
 	}
-	return sqlDB.Close()
+	return errors.Join(append(errs, sqlDB.Close())...)
 }
 
 // Ping checks that the database answers.

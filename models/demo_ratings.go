@@ -111,6 +111,9 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		if err := tx.CreateInBatches(&rows, 500).Error; err != nil {
 			return err
 		}
+		if err := addToMonths(tx, rows); err != nil {
+			return err
+		}
 		byCounter := map[uint]Counter{}
 		for _, c := range counters {
 			byCounter[c.ID] = c

@@ -84,6 +84,23 @@ func migrations() []migration {
 		{8, "rating guards: per-address locks for concurrent writers on PostgreSQL and MySQL", func(tx *gorm.DB) error {
 			return tx.AutoMigrate(&ratingGuard{})
 		}},
+		{9, "monthly running totals of ratings, for statistics that do not grow with the ratings", func(tx *gorm.DB) error {
+			if err := tx.AutoMigrate(&RatingMonth{}); err != nil {
+				return err
+			}
+			// Portable SQL: substr is in SQLite, PostgreSQL and MySQL.
+			return tx.Exec(`INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+				SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
+				FROM rating_days GROUP BY counter_id, substr(day, 1, 7), department_id`).Error
+		}},
+		{10, "indexes for the published cases: newest closed first, and the departments' figures", func(tx *gorm.DB) error {
+			// Plain CREATE INDEX, valid in SQLite, PostgreSQL and MySQL.
+			if err := tx.Exec(`CREATE INDEX idx_cases_closed ON cases (state, closed_at, id)`).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`CREATE INDEX idx_cases_figures ON cases (department_id, created_at, state,
+				closed_on_time, callback_due, rectify_due)`).Error
+		}},
 	}
 }
 

@@ -126,6 +126,20 @@ type RatingDay struct {
 	Bad          int    `gorm:"not null"`
 }
 
+// RatingMonth is the running total of one counter's ratings in one month
+// ("2006-01"), under the department the ratings were given to, kept beside
+// the daily totals: the published statistics sum months, so that their
+// cost depends on the number of counters, not on how many ratings each
+// day holds. addToTotals and the rating writer keep both.
+type RatingMonth struct {
+	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	Month        string `gorm:"primaryKey;size:7;index"`
+	DepartmentID uint   `gorm:"primaryKey;autoIncrement:false"`
+	Total        int    `gorm:"not null"`
+	Satisfied    int    `gorm:"not null"`
+	Bad          int    `gorm:"not null"`
+}
+
 // RatingInput is what a rater submits.
 type RatingInput struct {
 	CounterCode string
@@ -247,63 +261,43 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	return &c, nil
 }
 
+// ratableCounterIDs is FindRatableCounter for the rating path: one query,
+// the counter's own columns only, which is all a rating needs.
+func (s *Store) ratableCounterIDs(ctx context.Context, code string) (*Counter, error) {
+	if !validCode(code) {
+		return nil, ErrNotFound
+	}
+	var c Counter
+	err := s.db.WithContext(ctx).Select("id", "code", "name", "department_id").
+		Where("code = ? AND enabled = ?", code, true).Take(&c).Error
+	if err != nil {
+		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+	}
+	return &c, nil
+}
+
 // RateCounter stores a rating under the anti-abuse rules, updates the
 // running totals, and for a 差评 opens a case with its deadlines, all in one
-// transaction: a rating is stored whole or not at all.
+// transaction: a rating is stored whole or not at all. The store's rating
+// writer commits it, with the ratings that arrived at the same time; it
+// returns once the rating is committed.
 func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRules, now time.Time) (*RatingReceipt, error) {
 	now = now.UTC()
 	if err := in.validate(rules); err != nil {
 		return nil, err
 	}
-	ctr, err := s.FindRatableCounter(ctx, in.CounterCode)
+	ctr, err := s.ratableCounterIDs(ctx, in.CounterCode)
 	if err != nil {
 		return nil, err
 	}
-	device, address := hashOf("device", in.Device), hashOf("address", in.Address)
-	rec := &RatingReceipt{}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Immediate transactions serialise writers, so the checks below
-		// cannot race with another rating from the same device; on
-		// PostgreSQL and MySQL, row locks do it.
-		if err := lockRater(tx, ctr.ID, address); err != nil {
-			return err
-		}
-		var n int64
-		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
-			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrAlreadyRated
-		}
-		if rules.PerAddressPerHour > 0 {
-			if err := tx.Model(&Rating{}).Where("address_hash = ? AND created_at > ?", address, now.Add(-time.Hour)).
-				Count(&n).Error; err != nil {
-				return err
-			}
-			if n >= int64(rules.PerAddressPerHour) {
-				return ErrRateLimited
-			}
-		}
-		r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
-			Reasons: strings.Join(in.Reasons, "、"), Comment: in.Comment, Phone: in.Phone,
-			DeviceHash: device, AddressHash: address, CreatedAt: now}
-		if err := tx.Omit("Counter").Create(&r).Error; err != nil {
-			return err
-		}
-		if err := addToTotals(tx, r, 1); err != nil {
-			return err
-		}
-		rec.Rating = r
-		if IsBad(r.Level) {
-			c, err := s.openCase(tx, r, rules, now)
-			if err != nil {
-				return err
-			}
-			rec.Case = c
-		}
-		return nil
-	})
+	req := rateRequest{ctr: ctr, in: in, rules: rules, now: now,
+		device: hashOf("device", in.Device), address: hashOf("address", in.Address)}
+	var rec *RatingReceipt
+	if s.w != nil {
+		rec, err = s.submitRating(ctx, req)
+	} else {
+		rec, err = s.rateOnServer(ctx, req)
+	}
 	if err != nil {
 		if errors.Is(err, ErrAlreadyRated) || errors.Is(err, ErrRateLimited) {
 			return nil, err
@@ -313,6 +307,9 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	rec.Rating.Counter = *ctr
 	return rec, nil
 }
+
+// joinReasons is how a rating stores its reasons.
+func joinReasons(reasons []string) string { return strings.Join(reasons, "、") }
 
 // dayOf is the calendar day of a moment in China Standard Time, the day the
 // statistics count it on.
@@ -337,7 +334,7 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 	}
 	day := RatingDay{CounterID: r.CounterID, Day: dayOf(r.CreatedAt), DepartmentID: r.DepartmentID,
 		Total: sign, Satisfied: sat, Bad: bad}
-	return tx.Clauses(clause.OnConflict{
+	err := tx.Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "counter_id"}, {Name: "day"}},
 		DoUpdates: clause.Assignments(map[string]any{
 			"total":     gorm.Expr("rating_days.total + ?", sign),
@@ -345,6 +342,43 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 			"bad":       gorm.Expr("rating_days.bad + ?", bad),
 		}),
 	}).Create(&day).Error
+	if err != nil {
+		return err
+	}
+	return addToMonths(tx, []RatingDay{day})
+}
+
+// addToMonths adds daily totals (or changes to them) to the monthly ones.
+func addToMonths(tx *gorm.DB, days []RatingDay) error {
+	months := map[[3]string]*RatingMonth{}
+	var order [][3]string
+	for _, d := range days {
+		key := [3]string{fmt.Sprint(d.CounterID), d.Day[:7], fmt.Sprint(d.DepartmentID)}
+		m, ok := months[key]
+		if !ok {
+			m = &RatingMonth{CounterID: d.CounterID, Month: key[1], DepartmentID: d.DepartmentID}
+			months[key] = m
+			order = append(order, key)
+		}
+		m.Total += d.Total
+		m.Satisfied += d.Satisfied
+		m.Bad += d.Bad
+	}
+	for _, k := range order {
+		m := months[k]
+		err := tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "counter_id"}, {Name: "month"}, {Name: "department_id"}},
+			DoUpdates: clause.Assignments(map[string]any{
+				"total":     gorm.Expr("rating_months.total + ?", m.Total),
+				"satisfied": gorm.Expr("rating_months.satisfied + ?", m.Satisfied),
+				"bad":       gorm.Expr("rating_months.bad + ?", m.Bad),
+			}),
+		}).Create(m).Error
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // randomDigits returns n random decimal digits, for lookup codes.

@@ -1,6 +1,9 @@
 package models
 
 import (
+	"context"
+	"time"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -34,4 +37,59 @@ func lockRater(tx *gorm.DB, counterID uint, addressHash string) error {
 	}
 	var g ratingGuard
 	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("address_hash = ?", addressHash).Take(&g).Error
+}
+
+// rateOnServer stores a rating on PostgreSQL or MySQL: in one transaction
+// per rating, with row locks (lockRater) so that the duplicate and address
+// checks hold across instances. SQLite goes through the rating writer.
+func (s *Store) rateOnServer(ctx context.Context, req rateRequest) (*RatingReceipt, error) {
+	ctr, in, rules, now, device, address := req.ctr, req.in, req.rules, req.now, req.device, req.address
+	rec := &RatingReceipt{}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Immediate transactions serialise writers, so the checks below
+		// cannot race with another rating from the same device; on
+		// PostgreSQL and MySQL, row locks do it.
+		if err := lockRater(tx, ctr.ID, address); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
+			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrAlreadyRated
+		}
+		if rules.PerAddressPerHour > 0 {
+			if err := tx.Model(&Rating{}).Where("address_hash = ? AND created_at > ?", address, now.Add(-time.Hour)).
+				Count(&n).Error; err != nil {
+				return err
+			}
+			if n >= int64(rules.PerAddressPerHour) {
+				return ErrRateLimited
+			}
+		}
+		r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
+			Reasons: joinReasons(in.Reasons), Comment: in.Comment, Phone: in.Phone,
+			DeviceHash: device, AddressHash: address, CreatedAt: now}
+		if err := tx.Omit("Counter").Create(&r).Error; err != nil {
+			return err
+		}
+		if err := addToTotals(tx, r, 1); err != nil {
+			return err
+		}
+		rec.Rating = r
+		if IsBad(r.Level) {
+			c, err := s.openCase(tx, r, rules, now)
+			if err != nil {
+				return err
+			}
+			rec.Case = c
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
 }

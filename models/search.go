@@ -505,10 +505,16 @@ type selection struct {
 // order): SQLite would otherwise walk every published item and probe the
 // index once per row.
 func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
+	return sel.applyMatch(db, sel.match, skip)
+}
+
+// applyMatch is apply with the FTS expression given: the search runs the
+// same filters over all matches and over name matches only.
+func (sel selection) applyMatch(db *gorm.DB, match, skip string) *gorm.DB {
 	var q *gorm.DB
-	if sel.match != "" {
-		q = db.Table("service_item_search CROSS JOIN service_items AS si ON si.id = service_item_search.rowid").
-			Where("service_item_search MATCH ?", sel.match)
+	if match != "" {
+		q = db.Table("service_item_search CROSS JOIN service_items AS si"+coverHint(db)+" ON si.id = service_item_search.rowid").
+			Where("service_item_search MATCH ?", match)
 	} else {
 		q = db.Table("service_items AS si")
 	}
@@ -525,8 +531,29 @@ func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
 	return q
 }
 
+// coverHint makes SQLite read the search's matches through the narrow
+// covering index (id, published, audience, theme, department, views)
+// instead of the wide item rows: its planner prefers the rowid table for a
+// lookup by id, which pages in every item's text. It is SQLite syntax; other
+// databases get no hint.
+func coverHint(db *gorm.DB) string {
+	if db.Dialector.Name() == "sqlite" {
+		return " INDEXED BY idx_service_items_cover"
+	}
+	return ""
+}
+
 // search fills in the counts of res for sel and returns the ids of the
 // requested page, best first.
+//
+// Items whose name has the words come first, then bm25, then the most
+// viewed; bm25 alone cannot order them: a word in over half the matches
+// scores the same everywhere. Nothing proportional to the matches reaches
+// Go: the counts are grouped in SQL (a handful of audience × theme ×
+// department groups), and only the page's ids are fetched. bm25, the costly
+// part, is computed only over the tier the page falls in, which for the
+// first pages is the name matches, a small part of all matches; SQLite keeps
+// just the best OFFSET+LIMIT rows while it ranks (ORDER BY with LIMIT).
 func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) ([]uint, error) {
 	t := newTally(sel)
 	if sel.match == "" {
@@ -535,63 +562,63 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 	if s.dialect != dialectSQLite {
 		return s.searchServer(db, sel, res, themes, depts)
 	}
-	// One pass over the matches gives every count and the ranking: the FTS
-	// match, the costly part, runs once. Items whose name has the words
-	// come first, then bm25, then the most viewed. bm25 alone cannot order
-	// them: a word in over half the matches scores the same everywhere.
-	rows, err := (selection{match: sel.match}).apply(db, "").
-		Select("si.id, si.audience, si.theme_id, si.department_id, si.view_count, "+
-			"bm25(service_item_search, 10.0, 2.0, 1.0), "+
-			"CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END",
-			sel.nameMatch).
-		Rows()
-	if err != nil {
-		return nil, fmt.Errorf("search guides: %w", err)
-	}
-	defer rows.Close()
-	type hit struct {
-		id    uint
-		views int64
-		score float64
-		tier  int
-	}
-	var hits []hit
-	for rows.Next() {
-		var h hit
-		var g group
-		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier); err != nil {
-			return nil, fmt.Errorf("search guides: %w", err)
-		}
-		g.N = 1
-		if t.add(g) {
-			hits = append(hits, h)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	// The groups are counted over every match, the filters left to the
+	// tally, which keeps the others in force for each facet.
+	if err := countGroups(selection{}.applyMatch(db, sel.match, ""), t); err != nil {
 		return nil, fmt.Errorf("search guides: %w", err)
 	}
 	t.fill(res, themes, depts)
-	sort.Slice(hits, func(i, j int) bool {
-		a, b := hits[i], hits[j]
-		switch {
-		case a.tier != b.tier:
-			return a.tier < b.tier
-		case a.score != b.score:
-			return a.score < b.score
-		case a.views != b.views:
-			return a.views > b.views
-		}
-		return a.id < b.id
-	})
 	from := (res.Page - 1) * res.PerPage
-	if from >= len(hits) {
+	if from >= res.Total {
 		return nil, nil
 	}
+	// The name matches, tier 0, are a subset of the matches: the name
+	// expression is the same expression restricted to the name column.
 	ids := make([]uint, 0, res.PerPage)
-	for _, h := range hits[from:min(from+res.PerPage, len(hits))] {
-		ids = append(ids, h.id)
+	rank := func(tier string, limit, offset int) error {
+		var page []uint
+		err := sel.apply(db, "").
+			Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
+			Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id").
+			Limit(limit).Offset(offset).Pluck("si.id", &page).Error
+		ids = append(ids, page...)
+		return err
+	}
+	if err := rank("IN", res.PerPage, from); err != nil {
+		return nil, fmt.Errorf("search guides: %w", err)
+	}
+	if len(ids) == res.PerPage || from+len(ids) >= res.Total {
+		return ids, nil
+	}
+	// The page runs past the name matches. Only when it starts past them
+	// does the rest's offset need their number.
+	offset := 0
+	if len(ids) == 0 {
+		names := newTally(sel)
+		if err := countGroups(selection{}.applyMatch(db, sel.nameMatch, ""), names); err != nil {
+			return nil, fmt.Errorf("search guides: %w", err)
+		}
+		offset = from - names.total
+	}
+	if err := rank("NOT IN", res.PerPage-len(ids), offset); err != nil {
+		return nil, fmt.Errorf("search guides: %w", err)
 	}
 	return ids, nil
+}
+
+// countGroups adds to t the selected items grouped by audience, theme and
+// department.
+func countGroups(q *gorm.DB, t *tally) error {
+	var groups []group
+	err := q.Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
+		Group("si.audience, si.theme_id, si.department_id").Scan(&groups).Error
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		t.add(g)
+	}
+	return nil
 }
 
 // browse counts and pages the catalogue without a search: counts grouped

@@ -55,8 +55,8 @@ func ParseMonth(s string) (time.Time, error) {
 
 // FindRatingStats returns the satisfaction of every department and counter
 // for a month, ranked best first, and the trend of the twelve months up to
-// it. It reads the daily running totals only, so its cost does not grow
-// with the number of ratings.
+// it. It reads the monthly running totals only, so its cost grows with the
+// number of counters, not of ratings.
 func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats, error) {
 	start, err := ParseMonth(month)
 	if err != nil {
@@ -64,19 +64,20 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 	}
 	db := s.db.WithContext(ctx)
 	st := &RatingStats{Month: month}
-	like := month + "-%"
+	// The monthly totals: at most one row per counter (and department it
+	// was rated under), read through the index on month.
 	// KEY is a reserved word in MySQL: the alias is quoted for the engine.
 	keyCol := s.quote("key")
-	err = db.Table("rating_days AS r").
+	err = db.Table("rating_months AS r").
 		Joins("JOIN departments d ON d.id = r.department_id").
-		Where("r.day LIKE ?", like).
+		Where("r.month = ?", month).
 		Select("d.slug AS " + keyCol + ", d.name AS name, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 		Group("d.id, d.slug, d.name").Scan(&st.Departments).Error
 	if err == nil {
-		err = db.Table("rating_days AS r").
+		err = db.Table("rating_months AS r").
 			Joins("JOIN counters c ON c.id = r.counter_id").
 			Joins("JOIN departments d ON d.id = c.department_id").
-			Where("r.day LIKE ?", like).
+			Where("r.month = ?", month).
 			Select("c.code AS " + keyCol + ", c.name AS name, d.short_name AS department, SUM(r.total) AS total, SUM(r.satisfied) AS satisfied, SUM(r.bad) AS bad").
 			Group("c.id, c.code, c.name, d.short_name").Scan(&st.Counters).Error
 	}
@@ -101,10 +102,10 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 
 	first := start.AddDate(0, -11, 0)
 	var rows []MonthTally
-	err = db.Table("rating_days").
-		Where("day >= ? AND day < ?", first.Format("2006-01-02"), start.AddDate(0, 1, 0).Format("2006-01-02")).
-		Select("substr(day, 1, 7) AS month, SUM(total) AS total, SUM(satisfied) AS satisfied, SUM(bad) AS bad").
-		Group("substr(day, 1, 7)").Scan(&rows).Error
+	err = db.Table("rating_months").
+		Where("month >= ? AND month <= ?", first.Format("2006-01"), month).
+		Select("month, SUM(total) AS total, SUM(satisfied) AS satisfied, SUM(bad) AS bad").
+		Group("month").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("rating trend %s: %w", month, err)
 	}
@@ -122,8 +123,9 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 }
 
 // TotalsMismatch compares the running totals with a recount of the stored
-// ratings and returns how many counter-days differ. Zero is the only
-// healthy answer.
+// ratings, and the monthly totals with the daily ones, and returns how
+// many counter-days and counter-months differ. Zero is the only healthy
+// answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var n int
 	day := s.localDaySQL("created_at")
@@ -149,7 +151,30 @@ func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("check totals: %w", err)
 	}
-	return n + m, nil
+	// The monthly totals must be the sums of the daily ones.
+	var k int
+	err = s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM (
+			SELECT counter_id, month, department_id, total, satisfied, bad FROM rating_months WHERE total <> 0
+			EXCEPT
+			SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
+			FROM rating_days GROUP BY 1, 2, 3 HAVING SUM(total) <> 0
+		) AS diff`).Scan(&k).Error
+	if err != nil {
+		return 0, fmt.Errorf("check totals: %w", err)
+	}
+	var l int
+	err = s.db.WithContext(ctx).Raw(`
+		SELECT COUNT(*) FROM (
+			SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
+			FROM rating_days GROUP BY 1, 2, 3 HAVING SUM(total) <> 0
+			EXCEPT
+			SELECT counter_id, month, department_id, total, satisfied, bad FROM rating_months
+		) AS diff`).Scan(&l).Error
+	if err != nil {
+		return 0, fmt.Errorf("check totals: %w", err)
+	}
+	return n + m + k + l, nil
 }
 
 // CaseFilter selects the published cases (亮单).
@@ -245,33 +270,46 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		l.Cases = append(l.Cases, pc)
 	}
 	// The figures follow the filters: the chosen department, and the cases
-	// opened in the chosen month.
-	cond, args := "c.department_id = d.id", []any{}
+	// opened in the chosen month. One grouped pass over the covering index
+	// idx_cases_figures gives them all, instead of four counts per
+	// department.
+	now = now.UTC()
+	fq := db.Table("cases AS c").
+		Select(`c.department_id AS id, COUNT(*) AS cases,
+			SUM(CASE WHEN c.state = ? THEN 1 ELSE 0 END) AS closed,
+			SUM(CASE WHEN c.state = ? AND c.closed_on_time THEN 1 ELSE 0 END) AS on_time,
+			SUM(CASE WHEN c.state <> ? AND ((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))
+				THEN 1 ELSE 0 END) AS overdue`,
+			CaseClosed, CaseClosed, CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now).
+		Group("c.department_id")
 	if deptID != 0 {
-		cond += " AND c.department_id = ?"
-		args = append(args, deptID)
+		fq = fq.Where("c.department_id = ?", deptID)
 	}
 	if !monthStart.IsZero() {
-		cond += " AND c.created_at >= ? AND c.created_at < ?"
-		args = append(args, monthStart.UTC(), monthStart.AddDate(0, 1, 0).UTC())
+		fq = fq.Where("c.created_at >= ? AND c.created_at < ?", monthStart.UTC(), monthStart.AddDate(0, 1, 0).UTC())
 	}
-	now = now.UTC()
-	// The values in the order of their placeholders, subquery by subquery.
-	var vars []any
-	vars = append(vars, args...)
-	vars = append(append(vars, args...), CaseClosed)
-	vars = append(append(vars, args...), CaseClosed)
-	vars = append(append(vars, args...), CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now)
-	err = db.Table("departments AS d").
-		Select(`d.slug, d.name,
-			(SELECT COUNT(*) FROM cases c WHERE `+cond+`) AS cases,
-			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state = ?) AS closed,
-			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state = ? AND c.closed_on_time) AS on_time,
-			(SELECT COUNT(*) FROM cases c WHERE `+cond+` AND c.state <> ? AND
-				((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))) AS overdue`, vars...).
-		Order("d.sort, d.id").Scan(&l.Figures).Error
-	if err != nil {
+	var counts []struct {
+		ID                             uint
+		Cases, Closed, OnTime, Overdue int
+	}
+	if err := fq.Scan(&counts).Error; err != nil {
 		return nil, fmt.Errorf("case figures: %w", err)
+	}
+	var depts []Department
+	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
+		return nil, fmt.Errorf("case figures: %w", err)
+	}
+	byDept := make(map[uint]int, len(counts))
+	for i, c := range counts {
+		byDept[c.ID] = i
+	}
+	for _, d := range depts {
+		f := DepartmentCaseFigures{Slug: d.Slug, Name: d.Name}
+		if i, ok := byDept[d.ID]; ok {
+			c := counts[i]
+			f.Cases, f.Closed, f.OnTime, f.Overdue = c.Cases, c.Closed, c.OnTime, c.Overdue
+		}
+		l.Figures = append(l.Figures, f)
 	}
 	return l, nil
 }
@@ -282,15 +320,15 @@ type CounterTallies struct {
 	Month, Year Tally
 }
 
-// FindCounterTallies sums a counter's daily totals for the month of now and
-// the twelve months up to it.
+// FindCounterTallies sums a counter's monthly totals for the month of now
+// and the twelve months up to it: at most thirteen rows of the primary key.
 func (s *Store) FindCounterTallies(ctx context.Context, counterID uint, now time.Time) (CounterTallies, error) {
 	var out CounterTallies
 	local := now.In(chinaTime)
 	monthStart := time.Date(local.Year(), local.Month(), 1, 0, 0, 0, 0, chinaTime)
 	sum := func(from time.Time, dst *Tally) error {
-		return s.db.WithContext(ctx).Table("rating_days").
-			Where("counter_id = ? AND day >= ?", counterID, from.Format("2006-01-02")).
+		return s.db.WithContext(ctx).Table("rating_months").
+			Where("counter_id = ? AND month >= ?", counterID, from.Format("2006-01")).
 			Select("COALESCE(SUM(total), 0) AS total, COALESCE(SUM(satisfied), 0) AS satisfied, COALESCE(SUM(bad), 0) AS bad").
 			Scan(dst).Error
 	}

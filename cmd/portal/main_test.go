@@ -45,7 +45,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 8 migrations") {
+	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 10 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 0 migrations") {
@@ -58,7 +58,7 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 8") {
+	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 10") {
 		t.Fatalf("version: %q", out)
 	}
 	var created bytes.Buffer

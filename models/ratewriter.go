@@ -1,0 +1,290 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// maxRateBatch bounds how many ratings one commit takes, so that a burst
+// cannot hold the write lock for long.
+const maxRateBatch = 64
+
+// ErrClosed means the store was closed while a write was asked of it.
+var ErrClosed = errors.New("store closed")
+
+// rateRequest is one rating waiting for the rating writer.
+type rateRequest struct {
+	ctx   context.Context
+	ctr   *Counter
+	in    RatingInput
+	rules RatingRules
+	now   time.Time
+	// device and address are the rater's hashes.
+	device, address string
+	reply           chan rateResult
+}
+
+type rateResult struct {
+	rec *RatingReceipt
+	err error
+}
+
+// rateWriter is the store's one rating writer, on its one write connection.
+// Ratings arriving together are committed together (group commit): SQLite
+// takes one writer at a time, and a commit costs about as much as the
+// statements it commits, so a busy hall's ratings queue here, in order,
+// instead of spinning on the busy timeout. A rating that breaks a rule, or
+// fails, fails alone: the others still commit (see commitRatings). A rater
+// is answered only after the commit.
+func (s *Store) rateWriter() {
+	defer close(s.writerDone)
+	for {
+		var batch []rateRequest
+		select {
+		case r := <-s.rates:
+			batch = append(batch, r)
+		case <-s.quit:
+			return
+		}
+	fill:
+		for len(batch) < maxRateBatch {
+			select {
+			case r := <-s.rates:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitRatings(batch)
+	}
+}
+
+// commitRatings stores a batch of ratings in one transaction and answers
+// each rater. A rating refused by a rule has written nothing, so it needs no
+// undoing. A rating that fails half-written (an internal error) rolls the
+// transaction back; the batch is then run again without it, so that it
+// fails alone. The retries are bounded by the batch's size.
+func (s *Store) commitRatings(batch []rateRequest) {
+	results := make([]rateResult, len(batch))
+	st, err := s.prepareRateStmts()
+	if err != nil {
+		for _, r := range batch {
+			r.reply <- rateResult{err: err}
+		}
+		return
+	}
+	failed := make([]bool, len(batch))
+	for {
+		failedAt := -1
+		// The batch is not any one rater's: a rater who gave up must not
+		// roll back the others, so the transaction runs without their
+		// contexts.
+		err = s.w.Transaction(func(tx *gorm.DB) error {
+			for i, r := range batch {
+				if failed[i] {
+					continue
+				}
+				if err := r.ctx.Err(); err != nil {
+					results[i] = rateResult{err: err}
+					continue
+				}
+				rec, err := s.storeRating(tx, st, r)
+				if err != nil && !errors.Is(err, ErrAlreadyRated) && !errors.Is(err, ErrRateLimited) {
+					failedAt = i
+					results[i] = rateResult{err: err}
+					return err
+				}
+				results[i] = rateResult{rec: rec, err: err}
+			}
+			return nil
+		})
+		if err == nil || failedAt < 0 {
+			break
+		}
+		failed[failedAt] = true
+	}
+	if err == nil {
+		for _, res := range results {
+			if res.rec != nil {
+				// The writer's connection is not the tracked pool: the
+				// committed ratings change /ratings, the counters' pages
+				// and the 亮单, so the page cache must see it now.
+				s.version.bump()
+				break
+			}
+		}
+	}
+	for i, r := range batch {
+		res := results[i]
+		if err != nil && !failed[i] {
+			// Nothing of the batch was committed.
+			res = rateResult{err: err}
+		}
+		r.reply <- res
+	}
+}
+
+// rateSQL are the rating writer's statements, prepared once on its one
+// connection, so that every batch reuses them. The upsert is SQLite's and
+// PostgreSQL's ON CONFLICT.
+var rateSQL = struct {
+	device, address, insert, totals, months string
+}{
+	// The checks are ranges of idx_ratings_device and idx_ratings_address
+	// (TestRatingChecksUseIndexes).
+	device: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
+		WHERE counter_id = ? AND device_hash = ? AND created_at > ? LIMIT 1) AS r`,
+	address: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
+		WHERE address_hash = ? AND created_at > ? LIMIT ?) AS r`,
+	insert: `INSERT INTO ratings (counter_id, department_id, level, reasons, comment, phone,
+		device_hash, address_hash, created_at, excluded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	totals: `INSERT INTO rating_days (counter_id, day, department_id, total, satisfied, bad)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (counter_id, day) DO UPDATE SET total = rating_days.total + excluded.total,
+			satisfied = rating_days.satisfied + excluded.satisfied, bad = rating_days.bad + excluded.bad`,
+	months: `INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (counter_id, month, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
+			satisfied = rating_months.satisfied + excluded.satisfied, bad = rating_months.bad + excluded.bad`,
+}
+
+// rateStmts are rateSQL prepared on the writer's connection.
+type rateStmts struct {
+	device, address, insert, totals, months *sql.Stmt
+}
+
+// prepareRateStmts prepares the writer's statements, once the tables exist.
+func (s *Store) prepareRateStmts() (*rateStmts, error) {
+	if s.stmts != nil {
+		return s.stmts, nil
+	}
+	wDB, err := s.w.DB()
+	if err != nil {
+		return nil, err
+	}
+	var st rateStmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&st.device, rateSQL.device}, {&st.address, rateSQL.address}, {&st.insert, rateSQL.insert},
+		{&st.totals, rateSQL.totals}, {&st.months, rateSQL.months}} {
+		if *p.dst, err = wDB.Prepare(p.sql); err != nil {
+			st.close()
+			return nil, fmt.Errorf("prepare rating statements: %w", err)
+		}
+	}
+	s.stmts = &st
+	return s.stmts, nil
+}
+
+func (st *rateStmts) close() {
+	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals, st.months} {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}
+}
+
+// storeRating checks the anti-abuse rules and stores one rating, its running
+// totals and, for a 差评, its case. It runs inside the batch's transaction,
+// so the checks see the ratings committed and those earlier in the batch.
+func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*RatingReceipt, error) {
+	in, rules, now, ctr := req.in, req.rules, req.now, req.ctr
+	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
+	if !ok {
+		return nil, errors.New("rating writer: not in a transaction")
+	}
+	ctx := context.Background()
+	var n int64
+	if err := sqlTx.StmtContext(ctx, st.device).QueryRow(ctr.ID, req.device, now.Add(-rules.Window)).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, ErrAlreadyRated
+	}
+	if rules.PerAddressPerHour > 0 {
+		err := sqlTx.StmtContext(ctx, st.address).QueryRow(req.address, now.Add(-time.Hour), rules.PerAddressPerHour).Scan(&n)
+		if err != nil {
+			return nil, err
+		}
+		if n >= int64(rules.PerAddressPerHour) {
+			return nil, ErrRateLimited
+		}
+	}
+	r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
+		Reasons: joinReasons(in.Reasons), Comment: in.Comment, Phone: in.Phone,
+		DeviceHash: req.device, AddressHash: req.address, CreatedAt: now}
+	res, err := sqlTx.StmtContext(ctx, st.insert).Exec(r.CounterID, r.DepartmentID, r.Level, r.Reasons, r.Comment,
+		r.Phone, r.DeviceHash, r.AddressHash, r.CreatedAt, r.Excluded)
+	if err != nil {
+		return nil, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return nil, err
+	}
+	r.ID = uint(id)
+	sat, bad := 1, 0
+	if IsBad(r.Level) {
+		sat, bad = 0, 1
+	}
+	day := dayOf(r.CreatedAt)
+	if _, err := sqlTx.StmtContext(ctx, st.totals).Exec(r.CounterID, day, r.DepartmentID, 1, sat, bad); err != nil {
+		return nil, err
+	}
+	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, day[:7], r.DepartmentID, 1, sat, bad); err != nil {
+		return nil, err
+	}
+	rec := &RatingReceipt{Rating: r}
+	if IsBad(r.Level) {
+		c, err := s.openCase(tx, r, rules, now)
+		if err != nil {
+			return nil, err
+		}
+		rec.Case = c
+	}
+	return rec, nil
+}
+
+// submitRating hands a rating to the writer and waits for its commit.
+func (s *Store) submitRating(ctx context.Context, req rateRequest) (*RatingReceipt, error) {
+	req.ctx = ctx
+	req.reply = make(chan rateResult, 1)
+	select {
+	case s.rates <- req:
+	case <-s.quit:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Once taken, a rating is always answered, after its batch commits or
+	// fails; the rater waits for that rather than guess.
+	res := <-req.reply
+	return res.rec, res.err
+}
+
+// startWriter starts the rating writer on its own connection.
+func (s *Store) startWriter(w *gorm.DB) {
+	s.w = w
+	s.rates = make(chan rateRequest)
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.rateWriter()
+}
+
+// stopWriter stops the rating writer after the batch in hand.
+func (s *Store) stopWriter() {
+	if s.quit == nil {
+		return
+	}
+	s.closeOnce.Do(func() { close(s.quit) })
+	<-s.writerDone
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+}

@@ -1,0 +1,283 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestConcurrentRatingsAreStoredExactlyOnce sends ratings from many raters at
+// once, with a repeat from some of them and a 差评 from others: every first
+// rating is stored once, every repeat refused, each 差评 gets its own case
+// number, and the running totals equal a recount.
+func TestConcurrentRatingsAreStoredExactlyOnce(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	now := at("2026-11-20 10:00")
+	const raters = 120
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		ids     = map[uint]bool{}
+		numbers = map[string]bool{}
+		refused int
+	)
+	errs := make(chan error, 2*raters)
+	for i := 0; i < raters; i++ {
+		for try := 0; try < 1+i%4/3; try++ { // every fourth rater tries twice
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				in := RatingInput{CounterCode: []string{"C02", "B01", "A04"}[i%3],
+					Level: []int{LevelSatisfied, LevelDissatisfied}[i%2], Reasons: []string{"事难办"},
+					Device: fmt.Sprintf("device-%d", i), Address: fmt.Sprintf("10.0.%d.%d", i/200, i%200)}
+				rec, err := s.RateCounter(ctx, in, DefaultRatingRules(), now)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case errors.Is(err, ErrAlreadyRated):
+					refused++
+				case err != nil:
+					errs <- err
+				default:
+					if ids[rec.Rating.ID] {
+						errs <- fmt.Errorf("rating id %d acknowledged twice", rec.Rating.ID)
+					}
+					ids[rec.Rating.ID] = true
+					if IsBad(in.Level) != (rec.Case != nil) {
+						errs <- fmt.Errorf("rater %d: level %d, case %v", i, in.Level, rec.Case)
+					}
+					if rec.Case != nil {
+						if numbers[rec.Case.Number] {
+							errs <- fmt.Errorf("case number %s given twice", rec.Case.Number)
+						}
+						numbers[rec.Case.Number] = true
+					}
+				}
+			}(i)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(ids) != raters || refused != raters/4 {
+		t.Fatalf("%d ratings acknowledged and %d refused, want %d and %d", len(ids), refused, raters, raters/4)
+	}
+	rows := countRows(t, s)
+	if rows[0] != raters || rows[1] != raters/2 {
+		t.Fatalf("stored %d ratings and %d cases, want %d and %d", rows[0], rows[1], raters, raters/2)
+	}
+	var stored int64
+	s.db.Model(&Rating{}).Where("device_hash IN ?", func() []string {
+		var hs []string
+		for i := 0; i < raters; i++ {
+			hs = append(hs, hashOf("device", fmt.Sprintf("device-%d", i)))
+		}
+		return hs
+	}()).Distinct("device_hash").Count(&stored)
+	if stored != raters {
+		t.Fatalf("%d distinct raters stored, want %d", stored, raters)
+	}
+	if bad, err := s.TotalsMismatch(ctx); err != nil || bad != 0 {
+		t.Fatalf("running totals differ from a recount on %d counter-days (%v)", bad, err)
+	}
+}
+
+// TestOneBrokenRuleDoesNotFailTheBatch commits a batch by hand in which one
+// rating breaks the address limit and one fails half-way (its counter does
+// not exist): each fails alone, the others are stored.
+func TestOneBrokenRuleDoesNotFailTheBatch(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	ctr, err := s.FindRatableCounter(ctx, "C02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := DefaultRatingRules()
+	rules.PerAddressPerHour = 2
+	now := at("2026-11-20 10:00").UTC()
+	var batch []rateRequest
+	for i := 0; i < 4; i++ {
+		batch = append(batch, rateRequest{ctx: ctx, ctr: ctr, rules: rules, now: now,
+			in:     RatingInput{CounterCode: "C02", Level: LevelSatisfied},
+			device: fmt.Sprint("d", i), address: []string{"a", "a", "a", "b"}[i],
+			reply: make(chan rateResult, 1)})
+	}
+	s.commitRatings(batch)
+	for i, want := range []error{nil, nil, ErrRateLimited, nil} {
+		res := <-batch[i].reply
+		if !errors.Is(res.err, want) || (want == nil && res.rec == nil) {
+			t.Fatalf("rating %d: %v, want %v", i, res.err, want)
+		}
+	}
+	if rows := countRows(t, s); rows[0] != 3 {
+		t.Fatalf("stored %d ratings, want 3", rows[0])
+	}
+}
+
+func TestRatingAfterCloseIsRefused(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadDemoData(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := s.FindRatableCounter(context.Background(), "C02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.submitRating(context.Background(), rateRequest{ctr: ctr, in: RatingInput{Level: LevelSatisfied}})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("rating after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestRatingChecksUseIndexes: the duplicate and per-address checks run on
+// every rating and must stay a short index range however many ratings
+// there are.
+func TestRatingChecksUseIndexes(t *testing.T) {
+	s := newTestStore(t)
+	for name, q := range map[string]string{"idx_ratings_device": rateSQL.device, "idx_ratings_address": rateSQL.address} {
+		plan := explain(t, s, q, 1, "d", time.Now(), 5)
+		if !strings.Contains(plan, "INDEX "+name+" (") || strings.Contains(plan, "SCAN ratings") {
+			t.Errorf("check should search %s, plan:\n%s", name, plan)
+		}
+	}
+}
+
+// explain returns SQLite's query plan for a statement, given the last of
+// args for its placeholders.
+func explain(t testing.TB, s *Store, q string, args ...any) string {
+	t.Helper()
+	n := strings.Count(q, "?")
+	var plan []struct{ Detail string }
+	if err := s.db.Raw("EXPLAIN QUERY PLAN "+q, args[len(args)-n:]...).Scan(&plan).Error; err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, p := range plan {
+		lines = append(lines, p.Detail)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// BenchmarkRateCounter measures RateCounter from 32 goroutines at once (the
+// handler's concurrency under load) and, as the baseline in the same run,
+// one prepared INSERT of a rating row per call on one connection, the
+// least a rating can cost. Compare ns/op; p99-ms is per call.
+func BenchmarkRateCounter(b *testing.B) {
+	ctx := context.Background()
+	open := func(b *testing.B, path string) *Store {
+		s, err := Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if _, err := s.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.LoadDemoData(ctx); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	b.Run("baseline-prepared-insert", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "bench.db")
+		s := open(b, path)
+		ctr, err := s.FindRatableCounter(ctx, "C02")
+		if err != nil {
+			b.Fatal(err)
+		}
+		db, err := sql.Open("sqlite3", sqliteDSN(path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1)
+		stmt, err := db.PrepareContext(ctx, `INSERT INTO ratings (counter_id, department_id, level, reasons,
+			comment, phone, device_hash, address_hash, created_at, excluded) VALUES (?, ?, ?, '', '', '', ?, ?, ?, 0)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		var seq atomicCounter
+		parallelLatencies(b, func() error {
+			i := seq.next()
+			_, err := stmt.ExecContext(ctx, ctr.ID, ctr.DepartmentID, LevelSatisfied,
+				hashOf("device", fmt.Sprint(i)), hashOf("address", fmt.Sprint(i)), time.Now().UTC())
+			return err
+		})
+	})
+	b.Run("RateCounter", func(b *testing.B) {
+		s := open(b, filepath.Join(b.TempDir(), "bench.db"))
+		var seq atomicCounter
+		codes := []string{"C02", "B01", "A04"}
+		parallelLatencies(b, func() error {
+			i := seq.next()
+			_, err := s.RateCounter(ctx, RatingInput{CounterCode: codes[i%3], Level: LevelSatisfied,
+				Device: fmt.Sprint("d", i), Address: fmt.Sprint("a", i)}, DefaultRatingRules(), time.Now())
+			return err
+		})
+	})
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) next() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return c.n
+}
+
+// parallelLatencies runs fn b.N times from 32 goroutines and reports the
+// p50 and p99 of its latencies.
+func parallelLatencies(b *testing.B, fn func() error) {
+	var mu sync.Mutex
+	var all []time.Duration
+	b.SetParallelism((32 + gomaxprocs() - 1) / gomaxprocs())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var lat []time.Duration
+		for pb.Next() {
+			t0 := time.Now()
+			if err := fn(); err != nil {
+				b.Error(err)
+				return
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		mu.Lock()
+		all = append(all, lat...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	if len(all) == 0 {
+		return
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+func gomaxprocs() int { return runtime.GOMAXPROCS(0) }
