@@ -12,7 +12,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 1
+const BenchDataVersion = 2
 
 // BenchSize is the size of a generated data set for benchmarks.
 type BenchSize struct {
@@ -220,6 +220,15 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 				SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10), MIN(department_id), COUNT(*),
 					SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
 				FROM ratings WHERE NOT excluded GROUP BY 1, 2`).Error; err != nil {
+				return err
+			}
+			// And by month, which the statistics read.
+			if err := tx.Exec(`DELETE FROM rating_months`).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(`INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+				SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
+				FROM rating_days GROUP BY counter_id, substr(day, 1, 7), department_id`).Error; err != nil {
 				return err
 			}
 			// A closed case for every 差评, numbered by day as openCase
