@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -58,6 +59,7 @@ type config struct {
 	logFormat       string
 	logLevel        string
 	sessionKey      string
+	sessionKeys     string
 	secureCookies   bool
 	baseURL         string
 	adminUsername   string
@@ -97,7 +99,9 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.addr, "addr", env("PORTAL_ADDR", ":8080"), "address to listen on (PORTAL_ADDR)")
 		fs.BoolVar(&cfg.demo, "demo", envBool("PORTAL_DEMO"), "load the demo data set at start if missing (PORTAL_DEMO)")
 		fs.StringVar(&cfg.sessionKey, "session-key", getenv("PORTAL_SESSION_KEY"),
-			"base64 key of at least 32 bytes that signs cookies; random per start if empty (PORTAL_SESSION_KEY)")
+			"base64 key of at least 32 bytes that signs and encrypts cookies; random per start if empty (PORTAL_SESSION_KEY)")
+		fs.StringVar(&cfg.sessionKeys, "session-keys", getenv("PORTAL_SESSION_KEYS"),
+			"comma-separated base64 keys, newest first: the first signs and encrypts, the others are still accepted (rotation); -session-key, if set, is accepted too (PORTAL_SESSION_KEYS)")
 		fs.BoolVar(&cfg.trustProxy, "trust-proxy", envBool("PORTAL_TRUST_PROXY"), "take client addresses from X-Forwarded-For; only behind a reverse proxy that sets it (PORTAL_TRUST_PROXY)")
 		fs.StringVar(&cfg.baseURL, "base-url", getenv("PORTAL_BASE_URL"), "public address of the portal, printed on paper copies (PORTAL_BASE_URL)")
 		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
@@ -256,14 +260,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.Logger, stdout io.Writer) error {
-	key, err := sessionKey(cfg.sessionKey)
+	keys, err := sessionKeys(cfg.sessionKeys, cfg.sessionKey)
 	if err != nil {
 		return err
 	}
-	if cfg.sessionKey == "" {
-		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
+	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
+		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
 	if err != nil {
 		return err
 	}
@@ -316,19 +320,36 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-func sessionKey(encoded string) ([]byte, error) {
-	if encoded == "" {
+// sessionKeys decodes the configured secrets, newest first: the list of
+// -session-keys, then -session-key unless the list holds it already (so a
+// deployment rotates by putting a new key in front of its old one). With
+// none configured, a random key serves until the process ends.
+func sessionKeys(list, single string) ([][]byte, error) {
+	var encoded []string
+	for _, k := range strings.Split(list, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			encoded = append(encoded, k)
+		}
+	}
+	if single = strings.TrimSpace(single); single != "" && !slices.Contains(encoded, single) {
+		encoded = append(encoded, single)
+	}
+	if len(encoded) == 0 {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		return key, nil
+		return [][]byte{key}, nil
 	}
-	key, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil || len(key) < 32 {
-		return nil, errors.New("PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)")
+	keys := make([][]byte, len(encoded))
+	for i, e := range encoded {
+		key, err := base64.StdEncoding.DecodeString(e)
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("session key %d: each of PORTAL_SESSION_KEYS and PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)", i+1)
+		}
+		keys[i] = key
 	}
-	return key, nil
+	return keys, nil
 }
 
 // createAdmin creates the first 系统管理员; there is no default password.

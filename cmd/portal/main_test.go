@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net"
@@ -169,5 +170,24 @@ func TestDependencyRule(t *testing.T) {
 				t.Errorf("%s imports %s", pkg.ImportPath, imp)
 			}
 		}
+	}
+}
+
+func TestSessionKeysRotate(t *testing.T) {
+	a := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 32)))
+	b := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("b", 32)))
+	keys, err := sessionKeys(b+", "+a, a)
+	if err != nil || len(keys) != 2 || keys[0][0] != 'b' || keys[1][0] != 'a' {
+		t.Fatalf("a list newest first with the single key in it: %d keys, %v", len(keys), err)
+	}
+	keys, err = sessionKeys(b, a)
+	if err != nil || len(keys) != 2 || keys[0][0] != 'b' || keys[1][0] != 'a' {
+		t.Fatalf("-session-key beside a new list must stay accepted: %d keys, %v", len(keys), err)
+	}
+	if keys, err := sessionKeys("", ""); err != nil || len(keys) != 1 || len(keys[0]) != 32 {
+		t.Fatalf("no key configured: want one random key, got %d, %v", len(keys), err)
+	}
+	if _, err := sessionKeys(b+","+base64.StdEncoding.EncodeToString([]byte("short")), ""); err == nil {
+		t.Fatal("a short key must be refused")
 	}
 }
