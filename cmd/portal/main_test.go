@@ -45,6 +45,17 @@ func TestCommands(t *testing.T) {
 	if out := runOK("version", "-db", db); !strings.Contains(out, "schema version 7") {
 		t.Fatalf("version: %q", out)
 	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
+		t.Fatalf("backup: %q", out)
+	}
+	if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 7") {
+		t.Fatalf("the backup must open as the database: %q", out)
+	}
+	if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "never overwrites") {
+		t.Fatalf("a backup onto an existing file must be refused: %v", err)
+	}
 	var created bytes.Buffer
 	err := run(ctx, []string{"create-admin", "-db", db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
 		strings.NewReader("一个足够长的管理员密码\n"), &created, io.Discard)
