@@ -38,6 +38,9 @@ type Config struct {
 	// BaseURL is the portal's public address (https://zwfw.example.gov.cn),
 	// printed on paper copies; empty means the address the request used.
 	BaseURL string
+	// MetricsToken turns on /metrics for requests that carry it as a bearer
+	// token; empty leaves /metrics off (404).
+	MetricsToken string
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -54,6 +57,9 @@ type Handler struct {
 	trustProxy    bool
 	// keys sign the rater cookie and key the pseudonyms of addresses.
 	keys *keyRing
+	// metrics count requests and read the store's figures for /metrics.
+	metrics      *metrics
+	metricsToken string
 	// toSimplified converts Traditional Chinese search input to Simplified,
 	// the script the guides are written and indexed in.
 	toSimplified *opencc.OpenCC
@@ -104,6 +110,8 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		trustProxy:    cfg.TrustProxy,
 		keys:          keys,
 		toSimplified:  t2s,
+		metrics:       newMetrics(store),
+		metricsToken:  cfg.MetricsToken,
 	}, nil
 }
 

@@ -113,6 +113,7 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	h.metrics.ratings.Inc()
 	receipt := receiptRated
 	if rec.Case != nil {
 		receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode

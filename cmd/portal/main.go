@@ -67,6 +67,7 @@ type config struct {
 	adminUsername   string
 	adminName       string
 	backupOut       string
+	metricsToken    string
 	trustProxy      bool
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
@@ -110,6 +111,8 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			"comma-separated base64 keys, newest first: the first signs and encrypts, the others are still accepted (rotation); -session-key, if set, is accepted too (PORTAL_SESSION_KEYS)")
 		fs.BoolVar(&cfg.trustProxy, "trust-proxy", envBool("PORTAL_TRUST_PROXY"), "take client addresses from X-Forwarded-For; only behind a reverse proxy that sets it (PORTAL_TRUST_PROXY)")
 		fs.StringVar(&cfg.baseURL, "base-url", getenv("PORTAL_BASE_URL"), "public address of the portal, printed on paper copies (PORTAL_BASE_URL)")
+		fs.StringVar(&cfg.metricsToken, "metrics-token", getenv("PORTAL_METRICS_TOKEN"),
+			"bearer token that /metrics requires; empty turns /metrics off (PORTAL_METRICS_TOKEN)")
 		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
 		timeout, err := time.ParseDuration(env("PORTAL_SHUTDOWN_TIMEOUT", "15s"))
 		if err != nil {
@@ -283,7 +286,8 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
 		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
+		MetricsToken: cfg.metricsToken})
 	if err != nil {
 		return err
 	}
