@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test lint check-generated bench clean
+.PHONY: run build generate test test-load fuzz lint check-generated bench clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -25,6 +25,11 @@ generate:
 ## test: run every test with the race detector on a real SQLite file per test
 test:
 	go test -race -count=1 ./...
+
+## test-load: 200 phones rate for 30 s, then again with a SIGKILL half-way:
+## every acknowledged rating is stored exactly once (make test runs 3 s)
+test-load:
+	LOAD_DURATION=30s go test -count=1 -v -run 'TestLoadKeepsEveryRating|TestCrashKeepsEveryAcknowledgedRating' ./cmd/portal/
 
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:
