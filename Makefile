@@ -31,6 +31,15 @@ test:
 test-load:
 	LOAD_DURATION=30s go test -count=1 -v -run 'TestLoadKeepsEveryRating|TestCrashKeepsEveryAcknowledgedRating' ./cmd/portal/
 
+## fuzz: each fuzz target for a few seconds (FUZZTIME), one go test per target
+FUZZTIME ?= 5s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzSearchQuery$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzRatingForm$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzAdminForms$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzCaseLookup$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzGuideFormBody$$' -fuzztime $(FUZZTIME) ./handlers/
+
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:
 	go vet ./...

@@ -10,7 +10,7 @@ import (
 )
 
 // newTestStore opens a migrated store on a fresh SQLite file.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
@@ -24,7 +24,7 @@ func newTestStore(t *testing.T) *Store {
 }
 
 // newDemoStore opens a migrated store with the demo data set loaded.
-func newDemoStore(t *testing.T) *Store {
+func newDemoStore(t testing.TB) *Store {
 	t.Helper()
 	s := newTestStore(t)
 	if _, err := s.LoadDemoData(context.Background()); err != nil {
