@@ -151,3 +151,5 @@ func TestSignInRenewsTheSession(t *testing.T) {
 		t.Fatal("the first page after sign-in must issue a new CSRF token")
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
