@@ -291,14 +291,7 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h.Routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(h.Routes(), logger)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -326,6 +319,19 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is the server with a timeout for every phase, so that a
+// slow or idle client cannot hold a connection open for ever.
+func newHTTPServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 // displayAddr turns a listening address into one a browser can open.

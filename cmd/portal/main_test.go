@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
@@ -200,5 +201,36 @@ func TestSessionKeysRotate(t *testing.T) {
 	}
 	if _, err := sessionKeys(b+","+base64.StdEncoding.EncodeToString([]byte("short")), ""); err == nil {
 		t.Fatal("a short key must be refused")
+	}
+}
+
+// TestServerHasTimeouts checks every phase of a connection is bounded, and
+// that a client which sends its headers too slowly is cut off.
+func TestServerHasTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for name, d := range map[string]time.Duration{"read header": srv.ReadHeaderTimeout, "read": srv.ReadTimeout,
+		"write": srv.WriteTimeout, "idle": srv.IdleTimeout} {
+		if d <= 0 || d > 5*time.Minute {
+			t.Errorf("%s timeout %v", name, d)
+		}
+	}
+	srv.ReadHeaderTimeout = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, conn)
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("a client that never finishes its headers kept the connection")
 	}
 }
