@@ -7,7 +7,7 @@ BIN := bin/portal
 ADDR ?= :8080
 DB ?= data/portal.db
 
-.PHONY: run build generate test test-postgres test-mysql e2e lint check-generated bench bench-smoke bench-search clean
+.PHONY: run build generate test test-load fuzz test-postgres test-mysql e2e lint check-generated bench bench-smoke bench-search clean
 
 ## run: build and serve the portal at http://localhost:8080 with the demo data set
 run: build
@@ -45,6 +45,19 @@ test-postgres:
 ## test-mysql: the model, handler and command tests again, on MySQL/MariaDB (a fresh database per test)
 test-mysql:
 	PORTAL_TEST_DATABASE_URL='$(MYSQL_TEST_URL)' go test -count=1 -timeout 30m ./models/ ./handlers/ ./cmd/portal/
+## test-load: 200 phones rate for 30 s, then again with a SIGKILL half-way:
+## every acknowledged rating is stored exactly once (make test runs 3 s)
+test-load:
+	LOAD_DURATION=30s go test -count=1 -v -run 'TestLoadKeepsEveryRating|TestCrashKeepsEveryAcknowledgedRating' ./cmd/portal/
+
+## fuzz: each fuzz target for a few seconds (FUZZTIME), one go test per target
+FUZZTIME ?= 5s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzSearchQuery$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzRatingForm$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzAdminForms$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzCaseLookup$$' -fuzztime $(FUZZTIME) ./models/
+	go test -run '^$$' -fuzz '^FuzzGuideFormBody$$' -fuzztime $(FUZZTIME) ./handlers/
 
 ## lint: go vet, gofmt and templ fmt must have nothing to say
 lint:

@@ -148,6 +148,10 @@ func (h *Handler) handleAdminLogin(c echo.Context) error {
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
+	// The CSRF token is renewed too: one planted before sign-in must not
+	// carry over into the signed-in session. The next page sets a new one.
+	c.SetCookie(&http.Cookie{Name: csrfCookie, Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
 	return c.Redirect(http.StatusSeeOther, form.Next)
 }
 

@@ -23,7 +23,7 @@ func TestEveryAdminRouteIsGuarded(t *testing.T) {
 	}
 	signedIn := newBrowser(app, "10.10.0.1")
 	signIn(t, signedIn, "admin", models.DemoPassword)
-	before := app.count(t, "case_events")
+	before := snapshotCounts(t, app)
 
 	walked := 0
 	for _, r := range app.e.Routes() {
@@ -53,8 +53,79 @@ func TestEveryAdminRouteIsGuarded(t *testing.T) {
 	if walked < 15 {
 		t.Fatalf("walked %d admin routes: the route list changed shape", walked)
 	}
-	if app.count(t, "case_events") != before {
-		t.Fatal("a refused request changed a case")
+	if after := snapshotCounts(t, app); after != before {
+		t.Fatalf("a refused request changed the database: %v, before %v", after, before)
+	}
+}
+
+// snapshotCounts counts the rows of every table that a change writes to
+// (every admin change also writes the audit log).
+func snapshotCounts(t *testing.T, app *testApp) [6]int {
+	t.Helper()
+	var out [6]int
+	for i, table := range []string{"ratings", "cases", "case_events", "rating_days", "audit_entries", "board_versions"} {
+		out[i] = app.count(t, table)
+	}
+	return out
+}
+
+// TestAdminFormsCannotReachAnotherDepartment posts every admin form that
+// names its target in the form rather than the URL, as the 部门管理员 of
+// 人社局, tampered to aim at 户政科: 户政科's board and accounts are left
+// alone. A new such route must be added here.
+func TestAdminFormsCannotReachAnotherDepartment(t *testing.T) {
+	app := newAdminApp(t)
+	ctx := context.Background()
+	board, err := app.store.FindBoard(ctx, "hzk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hzkSection := strconv.Itoa(int(board.Sections[0].ID))
+	snapshot := func() string {
+		b, err := app.store.FindBoard(ctx, "hzk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range b.Sections {
+			n += len(s.Entries)
+		}
+		users, err := app.store.ListUsers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strconv.Itoa(len(b.Sections)) + "/" + strconv.Itoa(n) + "/" + strconv.Itoa(len(b.Versions)) + "/" + strconv.Itoa(len(users))
+	}
+	// Routes that act on the signed-in user only.
+	self := map[string]bool{"/admin/logout": true, "/admin/password": true}
+	tampered := map[string]url.Values{
+		"/admin/board/entries": {"section": {hzkSection}, "department": {"hzk"}, "duty": {"越权"}, "tasks": {"越权"},
+			"basis": {"越权"}, "accountability": {"越权"}, "office": {"越权"}, "person_name": {"越权"},
+			"person_post": {"越权"}, "phone": {"8812 3411"}},
+		"/admin/board/sections": {"department": {"hzk"}, "title": {"越权加的部分"}},
+		"/admin/users": {"username": {"evil.admin"}, "display_name": {"越权"}, "password": {"越权设置的密码一二三四"},
+			"role": {models.RoleSystemAdmin}, "department": {"hzk"}},
+	}
+	b := newBrowser(app, "10.12.1.1")
+	signIn(t, b, "rsj.admin", models.DemoPassword)
+	before := snapshot()
+	for _, r := range app.e.Routes() {
+		if r.Method != http.MethodPost || !strings.HasPrefix(r.Path, "/admin") || strings.Contains(r.Path, ":") ||
+			strings.HasPrefix(r.Path, "/admin/login") || self[r.Path] {
+			continue
+		}
+		form, ok := tampered[r.Path]
+		if !ok {
+			t.Errorf("no tampered form for POST %s: add the route to this test", r.Path)
+			continue
+		}
+		res, _ := b.post(t, "/admin", r.Path, form)
+		if res.StatusCode < 400 && res.StatusCode != http.StatusSeeOther {
+			t.Errorf("POST %s aimed at another department: %d", r.Path, res.StatusCode)
+		}
+	}
+	if after := snapshot(); after != before {
+		t.Fatalf("a tampered form changed 户政科's board or the accounts: %s, before %s", after, before)
 	}
 }
 

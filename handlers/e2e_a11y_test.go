@@ -352,7 +352,7 @@ func checkSkipLink(tb *tab, where string) {
   const r = e.getBoundingClientRect();
   return r.left >= 0 && r.top >= 0 && r.width > 0 ? e.innerText.trim() + '|' + e.getAttribute('href') : 'hidden';
 })()`)
-	if skip != "跳到主要内容|#main" {
+	if skip != tb.read("跳到主要内容")+"|#main" {
 		t.Errorf("%s: the first Tab lands on %s, not a visible skip link to the main content", where, tb.focusName())
 		return
 	}

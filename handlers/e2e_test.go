@@ -216,6 +216,7 @@ const findJS = `(function(kind, text) {
 // find marks the element a user means; the test fails when there is none.
 func (tb *tab) find(kind, text string) string {
 	tb.t.Helper()
+	text = tb.read(text)
 	b, _ := json.Marshal([]string{kind, text})
 	got := eval[string](tb, findJS+`(...`+string(b)+`)`)
 	if got == "" {
@@ -372,12 +373,21 @@ func (tb *tab) assertFocusVisible() {
 	}
 }
 
+// read is the text as the page shows it: the tests name labels in
+// Simplified, and in 繁體 the page shows them converted.
+func (tb *tab) read(text string) string {
+	if tb.opts.cookies["script"] != "hant" {
+		return text
+	}
+	return tb.site.app.h.chinese.Traditional(text)
+}
+
 // see fails unless the page's visible text has every one of texts.
 func (tb *tab) see(texts ...string) {
 	tb.t.Helper()
 	body := eval[string](tb, `document.body.innerText`)
 	for _, w := range texts {
-		if !strings.Contains(body, w) {
+		if w = tb.read(w); !strings.Contains(body, w) {
 			tb.t.Fatalf("%s: the page does not show %q\n%s", tb.where(), w, clipText(body, 1500))
 		}
 	}
@@ -386,6 +396,7 @@ func (tb *tab) see(texts ...string) {
 // seeIn fails unless the section headed by heading shows text.
 func (tb *tab) seeIn(heading, text string) {
 	tb.t.Helper()
+	heading, text = tb.read(heading), tb.read(text)
 	b, _ := json.Marshal(heading)
 	got := eval[string](tb, `(function(h){
   const head = [...document.querySelectorAll('h1,h2,h3')].find(e => e.innerText.trim() === h);
@@ -401,6 +412,7 @@ func (tb *tab) seeIn(heading, text string) {
 // valueOf reads the description (dd) of a term (dt) the page shows.
 func (tb *tab) valueOf(term string) string {
 	tb.t.Helper()
+	term = tb.read(term)
 	b, _ := json.Marshal(term)
 	v := eval[string](tb, `(function(t){
   const dt = [...document.querySelectorAll('dt')].find(e => e.innerText.trim() === t);

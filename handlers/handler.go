@@ -18,8 +18,14 @@ import (
 
 // Config is what the handlers need from the deployment.
 type Config struct {
-	// SessionKey signs the session cookie; at least 32 bytes.
+	// SessionKey is the newest secret (at least 32 bytes): the keys that
+	// sign and encrypt cookies and key the pseudonyms of addresses are
+	// derived from it.
 	SessionKey []byte
+	// OldSessionKeys are earlier secrets, newest first, whose cookies are
+	// still accepted: a key is rotated by moving it here, so nobody is
+	// signed out.
+	OldSessionKeys [][]byte
 	// SecureCookies marks cookies Secure; set it when served over TLS.
 	SecureCookies bool
 	// Rating holds the rules of 好差评: scale, window, limits, deadlines.
@@ -37,6 +43,9 @@ type Config struct {
 	Converter *Converter
 	// PageCacheBytes bounds the page cache (pagecache.go); 0 turns it off.
 	PageCacheBytes int
+	// MetricsToken turns on /metrics for requests that carry it as a bearer
+	// token; empty leaves /metrics off (404).
+	MetricsToken string
 }
 
 // Handler holds what every handler needs. It is built once by New and only
@@ -51,8 +60,11 @@ type Handler struct {
 	// secureCookies marks every cookie Secure (served over TLS).
 	secureCookies bool
 	trustProxy    bool
-	// key signs the rater cookie and keys the pseudonyms of addresses.
-	key []byte
+	// keys sign the rater cookie and key the pseudonyms of addresses.
+	keys *keyRing
+	// metrics count requests and read the store's figures for /metrics.
+	metrics      *metrics
+	metricsToken string
 	// chinese converts pages to Traditional for the 繁體 view and search
 	// input to Simplified.
 	chinese *Converter
@@ -70,6 +82,10 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 	if len(cfg.SessionKey) < 32 {
 		return nil, errors.New("handlers: the session key must have at least 32 bytes")
 	}
+	keys, err := newKeyRing(append([][]byte{cfg.SessionKey}, cfg.OldSessionKeys...))
+	if err != nil {
+		return nil, err
+	}
 	assets, err := static.New()
 	if err != nil {
 		return nil, err
@@ -80,7 +96,10 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 			return nil, fmt.Errorf("handlers: %w", err)
 		}
 	}
-	cookies := sessions.NewCookieStore(cfg.SessionKey)
+	// Signed and encrypted (AES-256): the session holds a case's lookup
+	// code and the user's ID, which a shared computer's next user must not
+	// read from the cookie.
+	cookies := sessions.NewCookieStore(keys.sessionPairs...)
 	// CookieStore's defaults (30 days, not Secure) do not suit a government
 	// site on shared computers: a browser-session cookie, never sent to
 	// scripts or with cross-site posts.
@@ -106,8 +125,10 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		rules:         cfg.Rating,
 		secureCookies: cfg.SecureCookies,
 		trustProxy:    cfg.TrustProxy,
-		key:           cfg.SessionKey,
 		chinese:       chinese,
+		keys:          keys,
+		metrics:       newMetrics(store),
+		metricsToken:  cfg.MetricsToken,
 	}, nil
 }
 

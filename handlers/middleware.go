@@ -87,7 +87,7 @@ func (h *Handler) requestLogger() echo.MiddlewareFunc {
 func (h *Handler) csrfProtection() echo.MiddlewareFunc {
 	return middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf",
-		CookieName:     "_csrf",
+		CookieName:     csrfCookie,
 		CookiePath:     "/",
 		CookieHTTPOnly: true,
 		CookieSecure:   h.secureCookies,
@@ -98,6 +98,9 @@ func (h *Handler) csrfProtection() echo.MiddlewareFunc {
 		},
 	})
 }
+
+// csrfCookie holds the CSRF token (double submit).
+const csrfCookie = "_csrf"
 
 // csrfFailure marks a 403 of the CSRF check, which the error page explains
 // as an expired page rather than a missing permission.

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -26,28 +24,21 @@ const raterCookie = "rater"
 // cookie: a rating is accepted only from a phone that opened the page.
 func (h *Handler) rater(c echo.Context) (id string, ok bool) {
 	if ck, err := c.Cookie(raterCookie); err == nil {
-		if id, sig, found := strings.Cut(ck.Value, "."); found && hmac.Equal([]byte(sig), []byte(h.sign(id))) {
+		if id, sig, found := strings.Cut(ck.Value, "."); found && h.keys.raterSigned(id, sig) {
 			return id, true
 		}
 	}
 	var b [16]byte
 	rand.Read(b[:])
 	id = hex.EncodeToString(b[:])
-	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id + "." + h.sign(id), Path: "/r/", MaxAge: 400 * 24 * 3600,
+	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id + "." + h.keys.signRater(id), Path: "/r/", MaxAge: 400 * 24 * 3600,
 		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
 	return id, false
 }
 
-// sign is the HMAC of a value under the deployment's key.
-func (h *Handler) sign(value string) string {
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil))[:32]
-}
-
 // pseudonym keys a network address, so that the database never holds an
 // address anyone could look up.
-func (h *Handler) pseudonym(address string) string { return h.sign("address:" + address) }
+func (h *Handler) pseudonym(address string) string { return mac(h.keys.pseudonym, "address:"+address) }
 
 // ratingForm is the rating page's data for a counter.
 func (h *Handler) ratingForm(c echo.Context, ctr *models.Counter) views.RatingForm {
@@ -122,6 +113,7 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	case err != nil:
 		return err
 	}
+	h.metrics.ratings.Inc()
 	receipt := receiptRated
 	if rec.Case != nil {
 		receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode

@@ -37,6 +37,10 @@ func (b *browser) do(t *testing.T, req *http.Request) (*http.Response, string) {
 	b.app.e.ServeHTTP(rec, req)
 	res := rec.Result()
 	for _, c := range res.Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+			continue
+		}
 		b.cookies[c.Name] = c
 	}
 	body, _ := io.ReadAll(res.Body)

@@ -26,6 +26,7 @@ func (h *Handler) Routes() *echo.Echo {
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(h.metrics.middleware)
 	e.Use(h.requestLogger())
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
@@ -109,6 +110,11 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/static/*", h.handleStatic)
 	get("/healthz", h.handleHealth)
 	get("/readyz", h.handleReady)
+	// Prometheus metrics, only when a token is configured: they show the
+	// load and the cases, which are not for everyone.
+	if h.metricsToken != "" {
+		e.GET("/metrics", h.metrics.handler(h.metricsToken))
+	}
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
 	return e

@@ -13,7 +13,7 @@ import (
 // newTestStore opens a migrated store on a fresh SQLite file, or, when
 // PORTAL_TEST_DATABASE_URL names a PostgreSQL or MySQL server, on a fresh
 // database there (dropped afterwards). An unreachable server fails the test.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	s := openTestStore(t)
 	if _, err := s.Migrate(context.Background()); err != nil {
@@ -55,7 +55,7 @@ func skipUnlessSQLite(t *testing.T, s *Store, why string) {
 }
 
 // newDemoStore opens a migrated store with the demo data set loaded.
-func newDemoStore(t *testing.T) *Store {
+func newDemoStore(t testing.TB) *Store {
 	t.Helper()
 	s := newTestStore(t)
 	if _, err := s.LoadDemoData(context.Background()); err != nil {

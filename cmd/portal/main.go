@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,8 @@ Commands:
   migrate   apply the database migrations and exit
   seed      load the demo data set (idempotent) and exit
   version   print the schema version of the database and exit
+  backup    write a consistent copy of the live SQLite database to a new file
+            (-out FILE); the portal may keep serving meanwhile
   create-admin  create a 系统管理员 account (-username, -name; the password is
                 read from PORTAL_ADMIN_PASSWORD or the first line of input)
 
@@ -60,10 +63,13 @@ type config struct {
 	logFormat       string
 	logLevel        string
 	sessionKey      string
+	sessionKeys     string
 	secureCookies   bool
 	baseURL         string
 	adminUsername   string
 	adminName       string
+	backupOut       string
+	metricsToken    string
 	trustProxy      bool
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
@@ -92,6 +98,9 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.adminUsername, "username", "", "username of the new 系统管理员")
 		fs.StringVar(&cfg.adminName, "name", "系统管理员", "the person's name, as records show it")
 	}
+	if cmd == "backup" {
+		fs.StringVar(&cfg.backupOut, "out", "", "file to write the backup to; must not exist")
+	}
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
 	fs.StringVar(&cfg.databaseURL, "database-url", env("PORTAL_DATABASE_URL", ""),
@@ -102,9 +111,13 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.addr, "addr", env("PORTAL_ADDR", ":8080"), "address to listen on (PORTAL_ADDR)")
 		fs.BoolVar(&cfg.demo, "demo", envBool("PORTAL_DEMO"), "load the demo data set at start if missing (PORTAL_DEMO)")
 		fs.StringVar(&cfg.sessionKey, "session-key", getenv("PORTAL_SESSION_KEY"),
-			"base64 key of at least 32 bytes that signs cookies; random per start if empty (PORTAL_SESSION_KEY)")
+			"base64 key of at least 32 bytes that signs and encrypts cookies; random per start if empty (PORTAL_SESSION_KEY)")
+		fs.StringVar(&cfg.sessionKeys, "session-keys", getenv("PORTAL_SESSION_KEYS"),
+			"comma-separated base64 keys, newest first: the first signs and encrypts, the others are still accepted (rotation); -session-key, if set, is accepted too (PORTAL_SESSION_KEYS)")
 		fs.BoolVar(&cfg.trustProxy, "trust-proxy", envBool("PORTAL_TRUST_PROXY"), "take client addresses from X-Forwarded-For; only behind a reverse proxy that sets it (PORTAL_TRUST_PROXY)")
 		fs.StringVar(&cfg.baseURL, "base-url", getenv("PORTAL_BASE_URL"), "public address of the portal, printed on paper copies (PORTAL_BASE_URL)")
+		fs.StringVar(&cfg.metricsToken, "metrics-token", getenv("PORTAL_METRICS_TOKEN"),
+			"bearer token that /metrics requires; empty turns /metrics off (PORTAL_METRICS_TOKEN)")
 		fs.BoolVar(&cfg.secureCookies, "secure-cookies", envBool("PORTAL_SECURE_COOKIES"), "mark cookies Secure, when served over TLS (PORTAL_SECURE_COOKIES)")
 		timeout, err := time.ParseDuration(env("PORTAL_SHUTDOWN_TIMEOUT", "15s"))
 		if err != nil {
@@ -197,7 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve", "migrate", "seed", "version", "create-admin":
+	case "serve", "migrate", "seed", "version", "create-admin", "backup":
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -230,6 +243,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 		fmt.Fprintf(stdout, "schema version %d\n", v)
+		return nil
+	case "backup":
+		// Not migrated first: a backup copies the database as it is.
+		if cfg.backupOut == "" {
+			return errors.New("backup: -out FILE is required")
+		}
+		if err := store.Backup(ctx, cfg.backupOut); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "backed up %s to %s (integrity check ok)\n", cfg.database, cfg.backupOut)
 		return nil
 	}
 	n, err := store.Migrate(ctx)
@@ -279,26 +302,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.Logger, stdout io.Writer) error {
-	key, err := sessionKey(cfg.sessionKey)
+	keys, err := sessionKeys(cfg.sessionKeys, cfg.sessionKey)
 	if err != nil {
 		return err
 	}
-	if cfg.sessionKey == "" {
-		logger.Warn("no PORTAL_SESSION_KEY: using a random key, so sessions end when the portal restarts")
+	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
+		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
 	}
-	h, err := handlers.New(store, logger, handlers.Config{SessionKey: key, SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
-		PageCacheBytes: cfg.pageCacheMB << 20})
+	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
+		MetricsToken: cfg.metricsToken, PageCacheBytes: cfg.pageCacheMB << 20})
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           h.Routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(h.Routes(), logger)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -331,6 +347,19 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	return nil
 }
 
+// newHTTPServer is the server with a timeout for every phase, so that a
+// slow or idle client cannot hold a connection open for ever.
+func newHTTPServer(handler http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // displayAddr turns a listening address into one a browser can open.
 func displayAddr(a net.Addr) string {
 	host, port, err := net.SplitHostPort(a.String())
@@ -343,19 +372,36 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-func sessionKey(encoded string) ([]byte, error) {
-	if encoded == "" {
+// sessionKeys decodes the configured secrets, newest first: the list of
+// -session-keys, then -session-key unless the list holds it already (so a
+// deployment rotates by putting a new key in front of its old one). With
+// none configured, a random key serves until the process ends.
+func sessionKeys(list, single string) ([][]byte, error) {
+	var encoded []string
+	for _, k := range strings.Split(list, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			encoded = append(encoded, k)
+		}
+	}
+	if single = strings.TrimSpace(single); single != "" && !slices.Contains(encoded, single) {
+		encoded = append(encoded, single)
+	}
+	if len(encoded) == 0 {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		return key, nil
+		return [][]byte{key}, nil
 	}
-	key, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil || len(key) < 32 {
-		return nil, errors.New("PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)")
+	keys := make([][]byte, len(encoded))
+	for i, e := range encoded {
+		key, err := base64.StdEncoding.DecodeString(e)
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("session key %d: each of PORTAL_SESSION_KEYS and PORTAL_SESSION_KEY must be base64 of at least 32 bytes (e.g. openssl rand -base64 32)", i+1)
+		}
+		keys[i] = key
 	}
-	return key, nil
+	return keys, nil
 }
 
 // createAdmin creates the first 系统管理员; there is no default password.

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -60,6 +62,17 @@ func TestCommands(t *testing.T) {
 	}
 	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 10") {
 		t.Fatalf("version: %q", out)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
+		t.Fatalf("backup: %q", out)
+	}
+	if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 7") {
+		t.Fatalf("the backup must open as the database: %q", out)
+	}
+	if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "never overwrites") {
+		t.Fatalf("a backup onto an existing file must be refused: %v", err)
 	}
 	var created bytes.Buffer
 	err := run(ctx, []string{"create-admin", dbFlag, db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
@@ -195,5 +208,55 @@ func TestDependencyRule(t *testing.T) {
 				t.Errorf("%s imports %s", pkg.ImportPath, imp)
 			}
 		}
+	}
+}
+
+func TestSessionKeysRotate(t *testing.T) {
+	a := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("a", 32)))
+	b := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("b", 32)))
+	keys, err := sessionKeys(b+", "+a, a)
+	if err != nil || len(keys) != 2 || keys[0][0] != 'b' || keys[1][0] != 'a' {
+		t.Fatalf("a list newest first with the single key in it: %d keys, %v", len(keys), err)
+	}
+	keys, err = sessionKeys(b, a)
+	if err != nil || len(keys) != 2 || keys[0][0] != 'b' || keys[1][0] != 'a' {
+		t.Fatalf("-session-key beside a new list must stay accepted: %d keys, %v", len(keys), err)
+	}
+	if keys, err := sessionKeys("", ""); err != nil || len(keys) != 1 || len(keys[0]) != 32 {
+		t.Fatalf("no key configured: want one random key, got %d, %v", len(keys), err)
+	}
+	if _, err := sessionKeys(b+","+base64.StdEncoding.EncodeToString([]byte("short")), ""); err == nil {
+		t.Fatal("a short key must be refused")
+	}
+}
+
+// TestServerHasTimeouts checks every phase of a connection is bounded, and
+// that a client which sends its headers too slowly is cut off.
+func TestServerHasTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for name, d := range map[string]time.Duration{"read header": srv.ReadHeaderTimeout, "read": srv.ReadTimeout,
+		"write": srv.WriteTimeout, "idle": srv.IdleTimeout} {
+		if d <= 0 || d > 5*time.Minute {
+			t.Errorf("%s timeout %v", name, d)
+		}
+	}
+	srv.ReadHeaderTimeout = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, conn)
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("a client that never finishes its headers kept the connection")
 	}
 }

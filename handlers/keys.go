@@ -1,0 +1,84 @@
+package handlers
+
+import (
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// The labels that derive a separate key for each use from one configured
+// secret, so that no key serves two purposes: a key that only signs cannot
+// help decrypt, and the pseudonyms of addresses say nothing about cookies.
+const (
+	labelSessionHash  = "portal session cookie hmac v1"
+	labelSessionBlock = "portal session cookie aes v1"
+	labelRater        = "portal rater cookie hmac v1"
+	labelPseudonym    = "portal address pseudonym hmac v1"
+)
+
+// keyRing holds the keys derived from the configured secrets, newest first:
+// the newest signs and encrypts, every one is still accepted, so a key can
+// be rotated without signing everyone out.
+type keyRing struct {
+	// sessionPairs are hash and block key pairs for gorilla/sessions.
+	sessionPairs [][]byte
+	// rater signs the rater cookie; all are accepted, the first signs.
+	rater [][]byte
+	// pseudonym keys the pseudonyms of network addresses. Only the newest
+	// is used: after a rotation, per-address counts start afresh (they span
+	// an hour at most).
+	pseudonym []byte
+}
+
+// newKeyRing derives the keys from the secrets, newest first; each secret
+// must have at least 32 bytes.
+func newKeyRing(secrets [][]byte) (*keyRing, error) {
+	if len(secrets) == 0 {
+		return nil, errors.New("handlers: no session key")
+	}
+	kr := &keyRing{}
+	for i, s := range secrets {
+		if len(s) < 32 {
+			return nil, fmt.Errorf("handlers: session key %d has %d bytes, needs at least 32", i+1, len(s))
+		}
+		derive := func(label string) []byte {
+			// HKDF-SHA256 with a 32-byte output cannot fail.
+			k, err := hkdf.Key(sha256.New, s, nil, label, 32)
+			if err != nil {
+				panic(err)
+			}
+			return k
+		}
+		kr.sessionPairs = append(kr.sessionPairs, derive(labelSessionHash), derive(labelSessionBlock))
+		kr.rater = append(kr.rater, derive(labelRater))
+		if i == 0 {
+			kr.pseudonym = derive(labelPseudonym)
+		}
+	}
+	return kr, nil
+}
+
+// mac is the HMAC-SHA256 of a value under a key, in hex, shortened to 128
+// bits.
+func mac(key []byte, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// signRater signs a rater ID with the newest key.
+func (kr *keyRing) signRater(id string) string { return mac(kr.rater[0], id) }
+
+// raterSigned reports whether sig is a rater ID's signature under any key
+// still accepted.
+func (kr *keyRing) raterSigned(id, sig string) bool {
+	for _, k := range kr.rater {
+		if hmac.Equal([]byte(sig), []byte(mac(k, id))) {
+			return true
+		}
+	}
+	return false
+}
