@@ -67,7 +67,7 @@ func TestCommands(t *testing.T) {
 	if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
 		t.Fatalf("backup: %q", out)
 	}
-	if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 7") {
+	if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 10") {
 		t.Fatalf("the backup must open as the database: %q", out)
 	}
 	if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||
