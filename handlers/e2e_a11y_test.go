@@ -302,6 +302,10 @@ func checkPage(tb *tab, mode displayMode, axe []byte) {
 		t.Errorf("%s: %s", where, p)
 	}
 
+	if mode.care && switches {
+		checkCareMode(tb, where)
+	}
+
 	checkSkipLink(tb, where)
 
 	for _, v := range runAxe(tb, axe) {
@@ -406,5 +410,39 @@ func expectMistake(tb *tab) {
 	tb.t.Helper()
 	if !eval[bool](tb, `!!document.querySelector('[aria-invalid=true]')`) {
 		tb.t.Fatalf("%s: the form was not sent back with a field marked invalid", tb.where())
+	}
+}
+
+// checkCareMode measures what 关怀版 promises, in the browser, as rendered:
+// text of at least 18px with a line height of at least 1.5, and controls
+// (buttons, fields, menu and switch links) at least 60px tall. Links inside
+// running text are exempt, as WCAG's target-size rule exempts them.
+func checkCareMode(tb *tab, where string) {
+	var problems []string
+	raw := eval[[]byte](tb, `(function(){
+  const out = [];
+  const shown = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length) && getComputedStyle(e).visibility !== 'hidden';
+  const name = e => (e.innerText || e.value || e.name || e.tagName).trim().slice(0, 30);
+  const text = [...document.querySelectorAll('main p, main li, main dd, main dt, main td, main th, main label, main legend')]
+    .filter(e => shown(e) && e.innerText.trim() && !e.closest('.sr-only, .visually-hidden'));
+  for (const e of text) {
+    const cs = getComputedStyle(e);
+    const size = parseFloat(cs.fontSize);
+    if (size < 17.9) out.push('text "' + name(e) + '" is ' + size + 'px, under 18px');
+    const lh = cs.lineHeight === 'normal' ? 0 : parseFloat(cs.lineHeight);
+    if (lh && lh / size < 1.49) out.push('text "' + name(e) + '" has line height ' + (lh / size).toFixed(2) + ', under 1.5');
+  }
+  const controls = [...document.querySelectorAll('button, input:not([type=hidden]), select, nav a, .button, .display-switch a')].filter(shown);
+  for (const e of controls) {
+    let box = e;
+    if (e.type === 'checkbox' || e.type === 'radio') box = e.closest('label') || e.parentElement;
+    const h = box.getBoundingClientRect().height;
+    if (h < 59.5) out.push('control "' + name(e) + '" is ' + h.toFixed(1) + 'px tall, under 60px');
+  }
+  return [...new Set(out)];
+})()`)
+	_ = json.Unmarshal(raw, &problems)
+	for _, p := range problems {
+		tb.t.Errorf("%s: 关怀版: %s", where, p)
 	}
 }
