@@ -106,10 +106,18 @@ type Board struct {
 	Sections    []DutySection
 	Boundaries  []DutyBoundary
 	Counters    []CounterSummary
+	// Items are the most used of the department's published items, at
+	// most BoardItemLimit; ItemCount counts them all.
 	Items       []ServiceItem
+	ItemCount   int64
 	Versions    []BoardVersion
 	LastUpdated time.Time
 }
+
+// BoardItemLimit caps the service items a board lists: a department with
+// thousands of items links to its catalogue page instead of printing a page
+// of megabytes.
+const BoardItemLimit = 60
 
 // EntryCount is the number of responsibility entries on the board.
 func (b *Board) EntryCount() int {
@@ -136,7 +144,13 @@ func (s *Store) FindBoard(ctx context.Context, slug string) (*Board, error) {
 	}
 	if err == nil {
 		err = db.Preload("Theme").Where("department_id = ? AND published = ?", id, true).
-			Order("view_count DESC, id").Find(&b.Items).Error
+			Order("view_count DESC, id").Limit(BoardItemLimit).Find(&b.Items).Error
+	}
+	if err == nil {
+		b.ItemCount = int64(len(b.Items))
+		if b.ItemCount == BoardItemLimit {
+			err = db.Model(&ServiceItem{}).Where("department_id = ? AND published = ?", id, true).Count(&b.ItemCount).Error
+		}
 	}
 	if err == nil {
 		err = db.Where("department_id = ?", id).Order("number DESC").Find(&b.Versions).Error

@@ -161,3 +161,28 @@ func TestMoveDutyEntry(t *testing.T) {
 		t.Fatalf("after moving up: %d, %d; %d versions", b.Sections[0].Entries[0].ID, b.Sections[0].Entries[1].ID, len(b.Versions))
 	}
 }
+
+func TestBoardListsTheMostUsedItemsAndCountsAll(t *testing.T) {
+	s := newTestStore(t)
+	generateCatalogue(t, s, 1000)
+	b, err := s.FindBoard(context.Background(), "rsj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Items) != BoardItemLimit || b.ItemCount <= BoardItemLimit {
+		t.Fatalf("board lists %d of %d items, want %d of more", len(b.Items), b.ItemCount, BoardItemLimit)
+	}
+	for i := 1; i < len(b.Items); i++ {
+		if b.Items[i].ViewCount > b.Items[i-1].ViewCount {
+			t.Fatalf("item %d has more views than the one before it", i)
+		}
+	}
+	small := newDemoStore(t)
+	d, err := small.FindBoard(context.Background(), "rsj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ItemCount != int64(len(d.Items)) || len(d.Items) == 0 {
+		t.Fatalf("demo board: %d items listed, %d counted", len(d.Items), d.ItemCount)
+	}
+}
