@@ -102,10 +102,10 @@ func (v BoardVersion) ChangeList() []FieldChange {
 
 // Board is everything a department publishes on its wall and web page.
 type Board struct {
-	Department  Department
-	Sections    []DutySection
-	Boundaries  []DutyBoundary
-	Counters    []CounterSummary
+	Department Department
+	Sections   []DutySection
+	Boundaries []DutyBoundary
+	Counters   []CounterSummary
 	// Items are the most used of the department's published items, at
 	// most BoardItemLimit; ItemCount counts them all.
 	Items       []ServiceItem
