@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"time"
@@ -14,7 +15,11 @@ import (
 // change to what GenerateBenchData writes.
 const BenchDataVersion = 2
 
-// BenchSize is the size of a generated data set for benchmarks.
+// ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
+// MySQL: the benchmark's data set is a SQLite file.
+var ErrBenchSQLiteOnly = errors.New("the benchmark data generator writes SQLite databases only")
+
+// BenchSize is the size of a generated benchmark data set.
 type BenchSize struct {
 	// Items is the number of generated service items, beside the demo ones.
 	Items int
@@ -40,6 +45,10 @@ var BenchEnd = time.Date(2026, 10, 31, 0, 0, 0, 0, chinaTime)
 // rebuilt, and the totals and cases computed in SQL at the end: ten million
 // ratings take minutes.
 func (s *Store) GenerateBenchData(ctx context.Context, size BenchSize) error {
+	if s.dialect != dialectSQLite {
+		// The benchmark runs on a SQLite file; the bulk SQL below is SQLite's.
+		return fmt.Errorf("generate bench data on %s: %w", s.name, ErrBenchSQLiteOnly)
+	}
 	if size.Days <= 0 {
 		size.Days = 730
 	}

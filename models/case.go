@@ -101,6 +101,11 @@ func (c Case) Overdue(now time.Time) bool {
 // openCase opens the case of a 差评, numbered by day, with its deadlines.
 func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time) (*Case, error) {
 	day := now.In(chinaTime).Format("20060102")
+	// Numbers count the day's cases: two instances opening cases at once
+	// on PostgreSQL or MySQL would count alike, so they take turns.
+	if err := lockGuard(tx, "case-day:"+day); err != nil {
+		return nil, err
+	}
 	var n int64
 	// A range, not LIKE, so that the unique index on number serves it.
 	if err := tx.Model(&Case{}).Where("number >= ? AND number < ?", "DB"+day+"-", "DB"+day+".").Count(&n).Error; err != nil {

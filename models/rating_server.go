@@ -8,8 +8,9 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// ratingGuard is one row per rater's address hash, locked while a rating
-// from that address is checked and stored. On SQLite the immediate write
+// ratingGuard is one row per guard key, locked while the writes it guards
+// are checked and stored: a rater's address hash (its ratings), or
+// "case-day:" and a day (that day's case numbers). On SQLite the immediate write
 // transaction already serialises every writer; PostgreSQL and MySQL let
 // writers run side by side, across any number of portal instances, so the
 // checks "this phone has not rated this counter lately" and "this address
@@ -32,11 +33,21 @@ func lockRater(tx *gorm.DB, counterID uint, addressHash string) error {
 	if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Select("id").Where("id = ?", counterID).Take(&c).Error; err != nil {
 		return err
 	}
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ratingGuard{AddressHash: addressHash}).Error; err != nil {
+	return lockGuard(tx, addressHash)
+}
+
+// lockGuard takes the row lock of a guard key (an address's pseudonym, a
+// day's case numbers) until the transaction ends, creating the row the
+// first time. SQLite's immediate transactions already serialise writers.
+func lockGuard(tx *gorm.DB, key string) error {
+	if tx.Dialector.Name() == "sqlite" {
+		return nil
+	}
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ratingGuard{AddressHash: key}).Error; err != nil {
 		return err
 	}
 	var g ratingGuard
-	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("address_hash = ?", addressHash).Take(&g).Error
+	return tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("address_hash = ?", key).Take(&g).Error
 }
 
 // rateOnServer stores a rating on PostgreSQL or MySQL: in one transaction

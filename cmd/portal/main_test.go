@@ -64,15 +64,23 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("version: %q", out)
 	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
-		t.Fatalf("backup: %q", out)
-	}
-	if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 10") {
-		t.Fatalf("the backup must open as the database: %q", out)
-	}
-	if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||
-		!strings.Contains(err.Error(), "never overwrites") {
-		t.Fatalf("a backup onto an existing file must be refused: %v", err)
+	if dbFlag != "-db" {
+		// A database server is backed up with its own tools; the portal says which.
+		err := run(ctx, []string{"backup", dbFlag, db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "pg_dump") {
+			t.Fatalf("backup of a database server: %v, want the advice to use pg_dump or mariadb-dump", err)
+		}
+	} else {
+		if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
+			t.Fatalf("backup: %q", out)
+		}
+		if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 10") {
+			t.Fatalf("the backup must open as the database: %q", out)
+		}
+		if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||
+			!strings.Contains(err.Error(), "never overwrites") {
+			t.Fatalf("a backup onto an existing file must be refused: %v", err)
+		}
 	}
 	var created bytes.Buffer
 	err := run(ctx, []string{"create-admin", dbFlag, db, "-username", "zhang.wei", "-name", "张伟"}, noEnv,
