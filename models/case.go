@@ -98,12 +98,17 @@ func (c Case) Overdue(now time.Time) bool {
 	return c.State != CaseClosed && now.After(c.Due())
 }
 
+// caseDayGuard is the guard key of a day's case numbers (lockGuard).
+func caseDayGuard(now time.Time) string {
+	return "case-day:" + now.In(chinaTime).Format("20060102")
+}
+
 // openCase opens the case of a 差评, numbered by day, with its deadlines.
 func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time) (*Case, error) {
 	day := now.In(chinaTime).Format("20060102")
 	// Numbers count the day's cases: two instances opening cases at once
 	// on PostgreSQL or MySQL would count alike, so they take turns.
-	if err := lockGuard(tx, "case-day:"+day); err != nil {
+	if err := lockGuard(tx, caseDayGuard(now)); err != nil {
 		return nil, err
 	}
 	var n int64

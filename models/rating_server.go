@@ -63,6 +63,14 @@ func (s *Store) rateOnServer(ctx context.Context, req rateRequest) (*RatingRecei
 		if err := lockRater(tx, ctr.ID, address); err != nil {
 			return err
 		}
+		// A 差评 opens a case numbered by the day's count: its turn is
+		// taken now, before the first plain read, because MySQL's
+		// repeatable read would count from a snapshot older than the lock.
+		if IsBad(in.Level) {
+			if err := lockGuard(tx, caseDayGuard(now)); err != nil {
+				return err
+			}
+		}
 		var n int64
 		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
 			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
