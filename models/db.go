@@ -52,7 +52,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("open database: %w", err)
 		}
 	}
-	db, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gormConfig())
+	db, err := gorm.Open(sqlite.Open(SQLiteDSN(path)), gormConfig())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -77,7 +77,7 @@ func Open(path string) (*Store, error) {
 	// through one connection of their own, their statements prepared
 	// once: SQLite has one writer at a time, and connections taking turns
 	// at its lock cost more than the writes (see ratewriter.go).
-	w, err := gorm.Open(sqlite.Open(sqliteDSN(path)), gormConfig())
+	w, err := gorm.Open(sqlite.Open(SQLiteDSN(path)), gormConfig())
 	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -112,9 +112,10 @@ func gormConfig() *gorm.Config {
 	}
 }
 
-// sqliteDSN puts every per-connection setting in the connection string, so
-// that each connection of the pool gets them, not only the first.
-func sqliteDSN(path string) string {
+// SQLiteDSN is the connection string of a SQLite file as the portal opens
+// it: every per-connection setting is in it, so that each connection of the
+// pool gets them, not only the first. The benchmark's baseline uses it too.
+func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_journal_mode", "WAL")

@@ -211,7 +211,7 @@ func BenchmarkRateCounter(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		db, err := sql.Open("sqlite3", sqliteDSN(path))
+		db, err := sql.Open("sqlite3", SQLiteDSN(path))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 
 	// The baseline writes through the same driver as the portal.
 	_ "github.com/mattn/go-sqlite3"
+
+	"github.com/zwfw/portal/models"
 )
 
 // serveStatic is the "Go from memory" baseline: the captured pages, read
@@ -47,21 +48,10 @@ func serveStatic(ctx context.Context, addr, dir string) error {
 	return listenAndServe(ctx, addr, h)
 }
 
-// baselineDSN is the portal's SQLite connection string (models/db.go).
-func baselineDSN(path string) string {
-	q := url.Values{}
-	q.Set("_busy_timeout", "10000")
-	q.Set("_journal_mode", "WAL")
-	q.Set("_foreign_keys", "on")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
-
 // serveInsert is the rating baseline: GET gives a cookie and a token, as the
 // portal's form does; POST checks them and runs one prepared INSERT.
 func serveInsert(ctx context.Context, addr, path string) error {
-	db, err := sql.Open("sqlite3", baselineDSN(path))
+	db, err := sql.Open("sqlite3", models.SQLiteDSN(path))
 	if err != nil {
 		return err
 	}
