@@ -101,6 +101,15 @@ func migrations() []migration {
 			return tx.Exec(`CREATE INDEX idx_cases_figures ON cases (department_id, created_at, state,
 				closed_on_time, callback_due, rectify_due)`).Error
 		}},
+		{11, "indexes that count a theme's and a department's published items without reading the items", func(tx *gorm.DB) error {
+			// The home and catalogue pages count items per theme and per
+			// department: at 100,000 items, reading each row to check
+			// published took 300 ms a list. Plain SQL, valid on all three.
+			if err := tx.Exec(`CREATE INDEX idx_service_items_theme_published ON service_items (theme_id, published)`).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`CREATE INDEX idx_service_items_department_published ON service_items (department_id, published)`).Error
+		}},
 	}
 }
 
