@@ -133,22 +133,35 @@ func (h *Handler) handleCounterShow(c echo.Context) error {
 
 // countGuideView counts the views of a guide page, served by the handler or
 // from the page cache alike (a 304 is a view too); HEAD requests and errors
-// do not count.
+// do not count. It marks the request, so that the page cache knows which
+// guide a cached page counts when it serves the page before routing.
 func (h *Handler) countGuideView(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		err := next(c)
-		if err != nil || c.Request().Method != http.MethodGet ||
-			(c.Response().Status != http.StatusOK && c.Response().Status != http.StatusNotModified) {
+		c.Set(countsViewKey, c.Param("code"))
+		if err := next(c); err != nil {
 			return err
 		}
-		if due := h.views.add(c.Param("code"), time.Now()); due != nil {
-			// A lost view count must not cost the resident the page; the
-			// request log reports it.
-			if verr := h.store.RecordGuideViews(c.Request().Context(), due); verr != nil {
-				noteWarning(c, fmt.Errorf("record guide views: %w", verr))
-			}
-		}
+		h.countView(c, c.Param("code"), c.Response().Status)
 		return nil
+	}
+}
+
+// countsViewKey holds, in a request's context, the guide the page counts a
+// view of.
+const countsViewKey = "portal.counts_view"
+
+// countView counts a view of a guide by a GET answered with the page or
+// 304, and writes the views due.
+func (h *Handler) countView(c echo.Context, code string, status int) {
+	if c.Request().Method != http.MethodGet || (status != http.StatusOK && status != http.StatusNotModified) {
+		return
+	}
+	if due := h.views.add(code, time.Now()); due != nil {
+		// A lost view count must not cost the resident the page; the
+		// request log reports it.
+		if err := h.store.RecordGuideViews(c.Request().Context(), due); err != nil {
+			noteWarning(c, fmt.Errorf("record guide views: %w", err))
+		}
 	}
 }
 

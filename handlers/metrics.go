@@ -69,11 +69,15 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 				status = http.StatusInternalServerError
 			}
 		}
-		method := c.Request().Method
-		m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		m.latency.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+		m.observe(route, c.Request().Method, status, time.Since(start))
 		return err
 	}
+}
+
+// observe counts one answered request.
+func (m *metrics) observe(route, method string, status int, latency time.Duration) {
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
 }
 
 // handler serves the registry in the Prometheus text format, to holders of

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -51,12 +52,20 @@ type pageCache struct {
 
 // cachedPage is one rendered page and what serving it needs.
 type cachedPage struct {
-	key         string
-	version     uint64
-	contentType string
-	body        []byte
-	gzipped     []byte // nil when gzip does not make it smaller
-	etag        string
+	key     string
+	version uint64
+	body    []byte
+	gzipped []byte // nil when gzip does not make it smaller
+	etag    string
+	// route is the route pattern (/services/:code) that rendered the page,
+	// for the metrics of requests served before routing.
+	route string
+	// viewOf is the guide whose views the page counts, or "".
+	viewOf string
+	// The header values a hit sends, made once: a hit then allocates no
+	// header value of its own. Nothing may modify these slices.
+	contentType, contentLanguage, etagValue []string
+	plainLength, gzipLength                 []string
 }
 
 func (p *cachedPage) size() int { return len(p.key) + len(p.body) + len(p.gzipped) + 128 }
@@ -133,28 +142,96 @@ func (pc *pageCache) remove(el *list.Element) {
 // pageKey is what makes two requests get the same bytes: method (HEAD is
 // served from GET's entry), host (absolute links use it when no base URL is
 // set), path and query, and the display-mode cookies.
-func pageKey(req *http.Request) string {
-	care, script := "", ""
-	if ck, err := req.Cookie("care"); err == nil && ck.Value == "1" {
-		care = "1"
+func pageKey(req *http.Request, d display) string {
+	mode := " standard"
+	switch {
+	case d.care && d.traditional:
+		mode = " care hant"
+	case d.care:
+		mode = " care"
+	case d.traditional:
+		mode = " hant"
 	}
-	if ck, err := req.Cookie("script"); err == nil && ck.Value == "hant" {
-		script = "hant"
-	}
-	return req.Host + " " + req.URL.RequestURI() + " care=" + care + " script=" + script
+	return req.Host + " " + req.URL.RequestURI() + mode
 }
 
-// cachePage is the middleware of the public pages' routes.
+// readCookies reads the display mode from the request's cookies, in one
+// pass over them, and whether the request is anonymous: a request with the
+// session cookie (a one-time message) or the staff cookie is not.
+func readCookies(req *http.Request) (d display, anonymous bool) {
+	anonymous = true
+	if _, ok := req.Header["Cookie"]; !ok {
+		return d, true
+	}
+	// The first cookie of a name counts, as in displayOf.
+	var careSeen, scriptSeen bool
+	for _, ck := range req.Cookies() {
+		switch {
+		case ck.Name == sessionName || ck.Name == adminCookie:
+			anonymous = false
+		case ck.Name == careCookie && !careSeen:
+			d.care, careSeen = ck.Value == "1", true
+		case ck.Name == scriptCookie && !scriptSeen:
+			d.traditional, scriptSeen = ck.Value == "hant", true
+		}
+	}
+	return d, anonymous
+}
+
+// serveCachedPage is the page cache's fast path, run before routing: a
+// request for a page that is cached and current is answered here, without
+// the router and the middleware chain a rendered page needs, which cost
+// more than serving the bytes. What that chain gives every response, a hit
+// gets here too: the request ID, the security headers, the metrics, the
+// request log and the guide's view count.
+func (h *Handler) serveCachedPage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+			return next(c)
+		}
+		d, anonymous := readCookies(req)
+		if !anonymous {
+			return next(c)
+		}
+		p := h.pages.get(pageKey(req, d), h.store.ContentVersion())
+		if p == nil {
+			return next(c)
+		}
+		start := time.Now()
+		hdr := c.Response().Header()
+		id := req.Header.Get(echo.HeaderXRequestID) // as middleware.RequestID does
+		if id == "" {
+			id = newRequestID()
+		}
+		hdr[echo.HeaderXRequestID] = []string{id}
+		setSecurityHeaders(hdr, c.Scheme() == "https")
+		err := servePage(c, p)
+		status := c.Response().Status
+		if p.viewOf != "" {
+			h.countView(c, p.viewOf, status)
+		}
+		latency := time.Since(start)
+		h.metrics.observe(p.route, req.Method, status, latency)
+		h.logRequest(c, status, latency)
+		return err
+	}
+}
+
+// cachePage is the middleware of the public pages' routes: it answers from
+// the cache what the fast path did not (requests that waited for a render),
+// and stores what the handler rendered.
 func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
 			return next(c)
 		}
-		if hasCookie(req, sessionName) || hasCookie(req, adminCookie) {
+		d, anonymous := readCookies(req)
+		if !anonymous {
 			return next(c)
 		}
-		key := pageKey(req)
+		key := pageKey(req, d)
 		if len(key) > 2048 {
 			return next(c)
 		}
@@ -201,6 +278,11 @@ func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		p := newCachedPage(key, version, ctype, bytes.Clone(rec.buf.Bytes()))
+		p.route = c.Path()
+		p.contentLanguage = orig.Header()["Content-Language"]
+		if code, ok := c.Get(countsViewKey).(string); ok {
+			p.viewOf = code
+		}
 		h.pages.put(p)
 		// The handler's WriteHeader only reached the recorder: let the
 		// response write again.
@@ -211,15 +293,24 @@ func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 
 func newCachedPage(key string, version uint64, ctype string, body []byte) *cachedPage {
 	sum := sha256.Sum256(body)
-	p := &cachedPage{key: key, version: version, contentType: ctype, body: body,
-		etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	p := &cachedPage{key: key, version: version, body: body, etag: etag,
+		contentType: []string{ctype}, etagValue: []string{etag},
+		plainLength: []string{strconv.Itoa(len(body))}}
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if _, err := zw.Write(body); err == nil && zw.Close() == nil && gz.Len() < len(body) {
 		p.gzipped = gz.Bytes()
+		p.gzipLength = []string{strconv.Itoa(gz.Len())}
 	}
 	return p
 }
+
+// The header values every cached page is sent with.
+const (
+	pageCacheControl = "no-cache"
+	pageVary         = "Accept-Encoding, Cookie"
+)
 
 // servePage answers with a cached page: 304 when the browser has it, gzip
 // when the browser takes it. HTML is always revalidated (no-cache), so that
@@ -227,20 +318,25 @@ func newCachedPage(key string, version uint64, ctype string, body []byte) *cache
 func servePage(c echo.Context, p *cachedPage) error {
 	req, res := c.Request(), c.Response()
 	hdr := res.Header()
-	hdr.Set(echo.HeaderContentType, p.contentType)
-	hdr.Set("ETag", p.etag)
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set(echo.HeaderVary, "Accept-Encoding, Cookie")
+	// Canonical keys, values made once (newCachedPage).
+	hdr["Etag"] = p.etagValue
+	hdr["Cache-Control"] = []string{pageCacheControl}
+	hdr["Vary"] = []string{pageVary}
+	if p.contentLanguage != nil {
+		hdr["Content-Language"] = p.contentLanguage
+	}
 	if etagMatches(req.Header.Get("If-None-Match"), p.etag) {
-		hdr.Del(echo.HeaderContentType)
-		return c.NoContent(http.StatusNotModified)
+		delete(hdr, echo.HeaderContentType)
+		res.WriteHeader(http.StatusNotModified)
+		return nil
 	}
-	body := p.body
+	hdr["Content-Type"] = p.contentType
+	body, length := p.body, p.plainLength
 	if p.gzipped != nil && acceptsGzip(req.Header.Get(echo.HeaderAcceptEncoding)) {
-		hdr.Set(echo.HeaderContentEncoding, "gzip")
-		body = p.gzipped
+		hdr["Content-Encoding"] = []string{"gzip"}
+		body, length = p.gzipped, p.gzipLength
 	}
-	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
+	hdr["Content-Length"] = length
 	res.WriteHeader(http.StatusOK)
 	if req.Method == http.MethodHead {
 		return nil
@@ -303,9 +399,4 @@ func (r *pageRecorder) Write(b []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	return r.buf.Write(b)
-}
-
-func hasCookie(req *http.Request, name string) bool {
-	_, err := req.Cookie(name)
-	return err == nil
 }

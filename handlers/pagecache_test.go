@@ -21,7 +21,7 @@ import (
 
 // fetch GETs a path with extra headers and cookies, and returns the
 // response and its (raw, possibly gzipped) body.
-func (a *testApp) fetch(t *testing.T, target string, header http.Header, cookies ...*http.Cookie) (*http.Response, []byte) {
+func (a *testApp) fetch(t testing.TB, target string, header http.Header, cookies ...*http.Cookie) (*http.Response, []byte) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, target, nil)
 	for k, v := range header {
@@ -196,18 +196,25 @@ func TestCachedPagesRevalidateAndCompress(t *testing.T) {
 		}
 		return r
 	}
+	pageKeyOf := func(r *http.Request) string {
+		d, anonymous := readCookies(r)
+		if !anonymous || d != displayOf(r) {
+			t.Fatalf("readCookies(%v) = %+v, %v; displayOf says %+v", r.Cookies(), d, anonymous, displayOf(r))
+		}
+		return pageKey(r, d)
+	}
 	keys := map[string]bool{}
 	for _, r := range []*http.Request{req(), req(&http.Cookie{Name: "care", Value: "1"}), req(&http.Cookie{Name: "script", Value: "hant"}),
 		req(&http.Cookie{Name: "care", Value: "1"}, &http.Cookie{Name: "script", Value: "hant"})} {
-		keys[pageKey(r)] = true
+		keys[pageKeyOf(r)] = true
 	}
 	if len(keys) != 4 {
 		t.Fatalf("care and script cookies share cache entries: %v", keys)
 	}
-	if pageKey(req(&http.Cookie{Name: "care", Value: "junk"})) != pageKey(req()) {
+	if pageKeyOf(req(&http.Cookie{Name: "care", Value: "junk"})) != pageKeyOf(req()) {
 		t.Fatal("an unknown cookie value makes a new cache entry")
 	}
-	if pageKey(req()) == pageKey(httptest.NewRequest(http.MethodGet, "/ratings?month=2026-09", nil)) {
+	if pageKeyOf(req()) == pageKeyOf(httptest.NewRequest(http.MethodGet, "/ratings?month=2026-09", nil)) {
 		t.Fatal("the query is not part of the key")
 	}
 }
@@ -330,5 +337,88 @@ func TestConcurrentMissesRenderOnce(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Fatalf("8 concurrent requests of one page rendered it %d times", calls)
+	}
+}
+
+// TestCacheHitsCarryWhatEveryAnswerCarries checks that a page answered
+// from the cache before routing still has what the middleware gives every
+// answer: its own request ID, the security headers, the page's language,
+// a line in the request log, the metrics under the route pattern, and the
+// guide's view count.
+func TestCacheHitsCarryWhatEveryAnswerCarries(t *testing.T) {
+	var log syncBuffer
+	app := newTestAppWith(t, Config{MetricsToken: "tok"})
+	app.h.logger = slog.New(slog.NewJSONHandler(&log, nil))
+	ctx := context.Background()
+	const code = "11QHMZJ0003-01"
+	before, err := app.store.FindGuideByCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first, _ := app.fetch(t, "/services/"+code, nil)
+	second, _ := app.fetch(t, "/services/"+code, nil)
+	notModified, _ := app.fetch(t, "/services/"+code, http.Header{"If-None-Match": {first.Header.Get("ETag")}})
+	hant, _ := app.fetch(t, "/services/"+code, nil, &http.Cookie{Name: scriptCookie, Value: "hant"})
+	hantAgain, _ := app.fetch(t, "/services/"+code, nil, &http.Cookie{Name: scriptCookie, Value: "hant"})
+	if notModified.StatusCode != http.StatusNotModified {
+		t.Fatalf("If-None-Match with the page's ETag: %d, want 304", notModified.StatusCode)
+	}
+	ids := map[string]bool{}
+	for i, res := range []*http.Response{first, second, notModified, hant, hantAgain} {
+		for name, want := range map[string]string{
+			"Content-Security-Policy": "frame-ancestors 'none'",
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "strict-origin-when-cross-origin",
+			"X-Frame-Options":         "DENY",
+			"Cache-Control":           "no-cache",
+		} {
+			if !strings.Contains(res.Header.Get(name), want) {
+				t.Errorf("answer %d: %s = %q, want %q", i+1, name, res.Header.Get(name), want)
+			}
+		}
+		ids[res.Header.Get(echo.HeaderXRequestID)] = true
+	}
+	if len(ids) != 5 || ids[""] {
+		t.Errorf("request IDs of five answers: %v, want five different ones", ids)
+	}
+	for res, want := range map[*http.Response]string{second: "zh-Hans", hantAgain: "zh-Hant"} {
+		if got := res.Header.Get("Content-Language"); got != want {
+			t.Errorf("cached page's Content-Language %q, want %q", got, want)
+		}
+	}
+
+	// Every answer is in the request log with its own ID.
+	for id := range ids {
+		if !strings.Contains(log.String(), `"request_id":"`+id+`"`) {
+			t.Errorf("request %s is not in the log:\n%s", id, log.String())
+		}
+	}
+	if n := strings.Count(log.String(), `"path":"/services/`+code+`"`); n != 5 {
+		t.Errorf("the log has %d lines for the guide, want 5", n)
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	rec := httptest.NewRecorder()
+	app.e.ServeHTTP(rec, req)
+	for _, want := range []string{
+		`portal_http_requests_total{method="GET",route="/services/:code",status="200"} 4`,
+		`portal_http_requests_total{method="GET",route="/services/:code",status="304"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	if err := app.h.FlushViews(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := app.store.FindGuideByCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ViewCount != before.ViewCount+5 {
+		t.Errorf("views %d → %d after five GETs (one 304), want +5", before.ViewCount, after.ViewCount)
 	}
 }

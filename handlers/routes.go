@@ -25,6 +25,8 @@ func (h *Handler) Routes() *echo.Echo {
 	}
 
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{RedirectCode: http.StatusMovedPermanently}))
+	// Cached public pages are answered before routing (pagecache.go).
+	e.Pre(h.serveCachedPage)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(h.metrics.middleware)
 	e.Use(h.requestLogger())
