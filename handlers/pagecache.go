@@ -178,6 +178,21 @@ func readCookies(req *http.Request) (d display, anonymous bool) {
 	return d, anonymous
 }
 
+// cacheKey returns the cache's key for a request, or false if the request
+// must not use the cache: the cache is off, the method is not GET or HEAD,
+// the request is not anonymous, or its URL is too long to be worth keeping.
+func (h *Handler) cacheKey(req *http.Request) (string, bool) {
+	if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		return "", false
+	}
+	d, anonymous := readCookies(req)
+	if !anonymous {
+		return "", false
+	}
+	key := pageKey(req, d)
+	return key, len(key) <= 2048
+}
+
 // serveCachedPage is the page cache's fast path, run before routing: a
 // request for a page that is cached and current is answered here, without
 // the router and the middleware chain a rendered page needs, which cost
@@ -187,14 +202,11 @@ func readCookies(req *http.Request) (d display, anonymous bool) {
 func (h *Handler) serveCachedPage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+		key, ok := h.cacheKey(req)
+		if !ok {
 			return next(c)
 		}
-		d, anonymous := readCookies(req)
-		if !anonymous {
-			return next(c)
-		}
-		p := h.pages.get(pageKey(req, d), h.store.ContentVersion())
+		p := h.pages.get(key, h.store.ContentVersion())
 		if p == nil {
 			return next(c)
 		}
@@ -224,15 +236,8 @@ func (h *Handler) serveCachedPage(next echo.HandlerFunc) echo.HandlerFunc {
 func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if h.pages == nil || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
-			return next(c)
-		}
-		d, anonymous := readCookies(req)
-		if !anonymous {
-			return next(c)
-		}
-		key := pageKey(req, d)
-		if len(key) > 2048 {
+		key, ok := h.cacheKey(req)
+		if !ok {
 			return next(c)
 		}
 		if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
