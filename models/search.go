@@ -570,14 +570,9 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 		return s.searchServer(db, sel, res, themes, depts)
 	}
 	from := (res.Page - 1) * res.PerPage
-	// The name matches, tier 0, are a subset of the matches: the name
-	// expression is the same expression restricted to the name column.
 	rank := func(tier string, limit, offset int) ([]uint, error) {
 		var page []uint
-		err := sel.apply(db, "").
-			Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
-			Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id").
-			Limit(limit).Offset(offset).Pluck("si.id", &page).Error
+		err := sel.rankTier(db, tier).Limit(limit).Offset(offset).Pluck("si.id", &page).Error
 		return page, err
 	}
 	type ranked struct {
@@ -622,6 +617,17 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 		return nil, fmt.Errorf("search guides: %w", err)
 	}
 	return append(ids, rest...), nil
+}
+
+// rankTier orders the selected items of one tier, best first: the name
+// matches (tier "IN") or the others ("NOT IN"). The name matches are a
+// subset of the matches: the name expression is the same expression
+// restricted to the name column; its list is built once and checked on
+// each match before the item is read and scored.
+func (sel selection) rankTier(db *gorm.DB, tier string) *gorm.DB {
+	return sel.apply(db, "").
+		Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
+		Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id")
 }
 
 // countGroups adds to t the selected items grouped by audience, theme and
