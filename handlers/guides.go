@@ -58,11 +58,13 @@ func (h *Handler) catalogFilter(c echo.Context) (raw views.CatalogFilter, f mode
 func (h *Handler) handleGuideIndex(c echo.Context) error {
 	ctx := c.Request().Context()
 	raw, filter, errs := h.catalogFilter(c)
-	themes, err := h.store.ListThemes(ctx)
+	// The form names the themes and departments; their item counts are
+	// the search's facets, not these lists'.
+	themes, err := h.store.FindThemes(ctx)
 	if err != nil {
 		return err
 	}
-	depts, err := h.store.ListDepartments(ctx)
+	depts, err := h.store.FindDepartments(ctx)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,16 @@ type DepartmentSummary struct {
 	ItemCount int
 }
 
+// FindDepartments returns every department in display order, without
+// counts, for forms that only name them (see FindThemes).
+func (s *Store) FindDepartments(ctx context.Context) ([]Department, error) {
+	var out []Department
+	if err := s.db.WithContext(ctx).Order("sort, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("find departments: %w", mapError(err))
+	}
+	return out, nil
+}
+
 // ListDepartments returns every department in display order with its count
 // of published service items.
 func (s *Store) ListDepartments(ctx context.Context) ([]DepartmentSummary, error) {

@@ -246,6 +246,17 @@ type ThemeSummary struct {
 	ItemCount int
 }
 
+// FindThemes returns every theme in display order, without counts: a form
+// that only names the themes need not count 100,000 items for numbers it
+// does not show.
+func (s *Store) FindThemes(ctx context.Context) ([]Theme, error) {
+	var out []Theme
+	if err := s.db.WithContext(ctx).Order("sort, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("find themes: %w", mapError(err))
+	}
+	return out, nil
+}
+
 // ListThemes returns every theme in display order with its count of
 // published service items.
 func (s *Store) ListThemes(ctx context.Context) ([]ThemeSummary, error) {

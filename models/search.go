@@ -316,12 +316,12 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 	}
 	db := s.db.WithContext(ctx)
 	sel := selection{audience: f.Audience}
-	var themes []Theme
-	if err := db.Order("sort, id").Find(&themes).Error; err != nil {
+	themes, err := s.FindThemes(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("find guides: %w", err)
 	}
-	var depts []Department
-	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
+	depts, err := s.FindDepartments(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("find guides: %w", err)
 	}
 	if f.Theme != "" {
@@ -554,6 +554,13 @@ func coverHint(db *gorm.DB) string {
 // part, is computed only over the tier the page falls in, which for the
 // first pages is the name matches, a small part of all matches; SQLite keeps
 // just the best OFFSET+LIMIT rows while it ranks (ORDER BY with LIMIT).
+//
+// The counting and the ranking of the name matches are independent
+// statements of similar cost, each bound to one core inside SQLite: they
+// run at once on two pooled connections (WAL lets readers run side by
+// side), so that a search takes about the longer of the two, not their sum.
+// Each statement already read its own snapshot when they ran one after the
+// other, so running them at once changes nothing a user sees.
 func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) ([]uint, error) {
 	t := newTally(sel)
 	if sel.match == "" {
@@ -562,31 +569,36 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 	if s.dialect != dialectSQLite {
 		return s.searchServer(db, sel, res, themes, depts)
 	}
+	from := (res.Page - 1) * res.PerPage
+	rank := func(tier string, limit, offset int) ([]uint, error) {
+		var page []uint
+		err := sel.rankTier(db, tier).Limit(limit).Offset(offset).Pluck("si.id", &page).Error
+		return page, err
+	}
+	type ranked struct {
+		ids []uint
+		err error
+	}
+	first := make(chan ranked, 1)
+	go func() {
+		ids, err := rank("IN", res.PerPage, from)
+		first <- ranked{ids, err}
+	}()
 	// The groups are counted over every match, the filters left to the
 	// tally, which keeps the others in force for each facet.
-	if err := countGroups(selection{}.applyMatch(db, sel.match, ""), t); err != nil {
+	err := countGroups(selection{}.applyMatch(db, sel.match, ""), t)
+	names := <-first
+	if err != nil {
 		return nil, fmt.Errorf("search guides: %w", err)
 	}
+	if names.err != nil {
+		return nil, fmt.Errorf("search guides: %w", names.err)
+	}
 	t.fill(res, themes, depts)
-	from := (res.Page - 1) * res.PerPage
 	if from >= res.Total {
 		return nil, nil
 	}
-	// The name matches, tier 0, are a subset of the matches: the name
-	// expression is the same expression restricted to the name column.
-	ids := make([]uint, 0, res.PerPage)
-	rank := func(tier string, limit, offset int) error {
-		var page []uint
-		err := sel.apply(db, "").
-			Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
-			Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id").
-			Limit(limit).Offset(offset).Pluck("si.id", &page).Error
-		ids = append(ids, page...)
-		return err
-	}
-	if err := rank("IN", res.PerPage, from); err != nil {
-		return nil, fmt.Errorf("search guides: %w", err)
-	}
+	ids := names.ids
 	if len(ids) == res.PerPage || from+len(ids) >= res.Total {
 		return ids, nil
 	}
@@ -600,10 +612,22 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 		}
 		offset = from - names.total
 	}
-	if err := rank("NOT IN", res.PerPage-len(ids), offset); err != nil {
+	rest, err := rank("NOT IN", res.PerPage-len(ids), offset)
+	if err != nil {
 		return nil, fmt.Errorf("search guides: %w", err)
 	}
-	return ids, nil
+	return append(ids, rest...), nil
+}
+
+// rankTier orders the selected items of one tier, best first: the name
+// matches (tier "IN") or the others ("NOT IN"). The name matches are a
+// subset of the matches: the name expression is the same expression
+// restricted to the name column; its list is built once and checked on
+// each match before the item is read and scored.
+func (sel selection) rankTier(db *gorm.DB, tier string) *gorm.DB {
+	return sel.apply(db, "").
+		Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
+		Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id")
 }
 
 // countGroups adds to t the selected items grouped by audience, theme and

@@ -16,8 +16,8 @@ type CatalogData struct {
 	Filter      CatalogFilter
 	Result      *models.GuideResult
 	Errors      map[string]string
-	Themes      []models.ThemeSummary
-	Departments []models.DepartmentSummary
+	Themes      []models.Theme
+	Departments []models.Department
 	// Suggestions are searches to try when nothing was found.
 	Suggestions []string
 }
