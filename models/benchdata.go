@@ -13,7 +13,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 3
+const BenchDataVersion = 4
 
 // ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
 // MySQL: the benchmark's data set is a SQLite file.
@@ -231,14 +231,15 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 				FROM ratings WHERE NOT excluded GROUP BY 1, 2`).Error; err != nil {
 				return err
 			}
-			// And by month, which the statistics read.
-			if err := tx.Exec(`DELETE FROM rating_months`).Error; err != nil {
-				return err
-			}
-			if err := tx.Exec(`INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
-				SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
-				FROM rating_days GROUP BY counter_id, substr(day, 1, 7), department_id`).Error; err != nil {
-				return err
+			// And by month, counters' and departments', which the
+			// statistics read.
+			for _, r := range []rollup{monthsFromDays, departmentMonthsFromMonths} {
+				if err := tx.Exec(`DELETE FROM ` + r.into).Error; err != nil {
+					return err
+				}
+				if err := r.fill(tx); err != nil {
+					return err
+				}
 			}
 			// A closed case for every 差评, numbered by day as openCase
 			// numbers them, with its two events.
