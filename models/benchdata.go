@@ -270,20 +270,24 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 }
 
 // CheckBenchData checks a generated data set cheaply enough for ten million
-// ratings: the daily totals add up to the ratings, and every 差评 has its
-// case. (TotalsMismatch compares day by day; the tests run it on small sets.)
+// ratings: the daily, monthly and departments' monthly totals add up to the
+// ratings, and every 差评 has its case. (TotalsMismatch compares row by row;
+// the tests run it on small sets.)
 func (s *Store) CheckBenchData(ctx context.Context) error {
-	var got struct{ Ratings, Totals, Bad, Cases int64 }
+	var got struct{ Ratings, Totals, Months, DepartmentMonths, Bad, Cases int64 }
 	err := s.db.WithContext(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_days) AS totals,
+		(SELECT COALESCE(SUM(total), 0) FROM rating_months) AS months,
+		(SELECT COALESCE(SUM(total), 0) FROM rating_department_months) AS department_months,
 		(SELECT COUNT(*) FROM ratings WHERE level <= 2) AS bad,
 		(SELECT COUNT(*) FROM cases) AS cases`).Scan(&got).Error
 	if err != nil {
 		return fmt.Errorf("check bench data: %w", err)
 	}
-	if got.Ratings != got.Totals || got.Bad != got.Cases {
-		return fmt.Errorf("check bench data: %d ratings but totals of %d; %d 差评 but %d cases", got.Ratings, got.Totals, got.Bad, got.Cases)
+	if got.Ratings != got.Totals || got.Ratings != got.Months || got.Ratings != got.DepartmentMonths || got.Bad != got.Cases {
+		return fmt.Errorf("check bench data: %d ratings but totals of %d by day, %d by month, %d by department and month; %d 差评 but %d cases",
+			got.Ratings, got.Totals, got.Months, got.DepartmentMonths, got.Bad, got.Cases)
 	}
 	return nil
 }
