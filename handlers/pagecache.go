@@ -302,8 +302,12 @@ func newCachedPage(key string, version uint64, ctype string, body []byte) *cache
 	p := &cachedPage{key: key, version: version, body: body, etag: etag,
 		contentType: []string{ctype}, etagValue: []string{etag},
 		plainLength: []string{strconv.Itoa(len(body))}}
+	// The default level, not the best: the compression is paid on the
+	// request that renders the page. On /ratings (200 KB of table) the
+	// best level took 4 to 9 ms, more the more varied the figures, for 8 %
+	// fewer bytes than the default's 1.4 to 2 ms.
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	if _, err := zw.Write(body); err == nil && zw.Close() == nil && gz.Len() < len(body) {
 		p.gzipped = gz.Bytes()
 		p.gzipLength = []string{strconv.Itoa(gz.Len())}

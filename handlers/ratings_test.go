@@ -382,3 +382,26 @@ func regexpFind(pattern, s string) string {
 }
 
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+// TestRankingListsEveryCounter: the ranking shows every counter, a counter
+// nobody rated this month last, without a place, and a month without any
+// rating says so instead of listing empty rows.
+func TestRankingListsEveryCounter(t *testing.T) {
+	app := newTestApp(t)
+	if _, body := app.get(t, "/ratings"); !strings.Contains(body, "该月暂无评价数据") || strings.Contains(body, `href="/counters/C02"`) {
+		t.Fatal("a month without ratings must say so, not list counters")
+	}
+	in := models.RatingInput{CounterCode: "C02", Level: models.LevelSatisfied, Device: "phone", Address: "10.1.1.1"}
+	if _, err := app.store.RateCounter(context.Background(), in, models.DefaultRatingRules(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, body := app.get(t, "/ratings")
+	rated := regexp.MustCompile(`<td>\s*1\s*</td>\s*<th scope="row">\s*<a href="/counters/C02"`)
+	unrated := regexp.MustCompile(`<td>\s*—\s*</td>\s*<th scope="row">\s*<a href="/counters/B01"[^>]*>[^<]*</a>\s*<span[^>]*>[^<]*</span>\s*</th>\s*<td>暂无评价</td>`)
+	if !rated.MatchString(body) {
+		t.Error("the rated counter C02 is not first")
+	}
+	if !unrated.MatchString(body) {
+		t.Error("the counter B01, not rated this month, is not listed without a place as 暂无评价")
+	}
+}

@@ -13,7 +13,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 3
+const BenchDataVersion = 4
 
 // ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
 // MySQL: the benchmark's data set is a SQLite file.
@@ -231,14 +231,15 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 				FROM ratings WHERE NOT excluded GROUP BY 1, 2`).Error; err != nil {
 				return err
 			}
-			// And by month, which the statistics read.
-			if err := tx.Exec(`DELETE FROM rating_months`).Error; err != nil {
-				return err
-			}
-			if err := tx.Exec(`INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
-				SELECT counter_id, substr(day, 1, 7), department_id, SUM(total), SUM(satisfied), SUM(bad)
-				FROM rating_days GROUP BY counter_id, substr(day, 1, 7), department_id`).Error; err != nil {
-				return err
+			// And by month, counters' and departments', which the
+			// statistics read.
+			for _, r := range []rollup{monthsFromDays, departmentMonthsFromMonths} {
+				if err := tx.Exec(`DELETE FROM ` + r.into).Error; err != nil {
+					return err
+				}
+				if err := r.fill(tx); err != nil {
+					return err
+				}
 			}
 			// A closed case for every 差评, numbered by day as openCase
 			// numbers them, with its two events.
@@ -269,20 +270,24 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 }
 
 // CheckBenchData checks a generated data set cheaply enough for ten million
-// ratings: the daily totals add up to the ratings, and every 差评 has its
-// case. (TotalsMismatch compares day by day; the tests run it on small sets.)
+// ratings: the daily, monthly and departments' monthly totals add up to the
+// ratings, and every 差评 has its case. (TotalsMismatch compares row by row;
+// the tests run it on small sets.)
 func (s *Store) CheckBenchData(ctx context.Context) error {
-	var got struct{ Ratings, Totals, Bad, Cases int64 }
+	var got struct{ Ratings, Totals, Months, DepartmentMonths, Bad, Cases int64 }
 	err := s.db.WithContext(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_days) AS totals,
+		(SELECT COALESCE(SUM(total), 0) FROM rating_months) AS months,
+		(SELECT COALESCE(SUM(total), 0) FROM rating_department_months) AS department_months,
 		(SELECT COUNT(*) FROM ratings WHERE level <= 2) AS bad,
 		(SELECT COUNT(*) FROM cases) AS cases`).Scan(&got).Error
 	if err != nil {
 		return fmt.Errorf("check bench data: %w", err)
 	}
-	if got.Ratings != got.Totals || got.Bad != got.Cases {
-		return fmt.Errorf("check bench data: %d ratings but totals of %d; %d 差评 but %d cases", got.Ratings, got.Totals, got.Bad, got.Cases)
+	if got.Ratings != got.Totals || got.Ratings != got.Months || got.Ratings != got.DepartmentMonths || got.Bad != got.Cases {
+		return fmt.Errorf("check bench data: %d ratings but totals of %d by day, %d by month, %d by department and month; %d 差评 but %d cases",
+			got.Ratings, got.Totals, got.Months, got.DepartmentMonths, got.Bad, got.Cases)
 	}
 	return nil
 }

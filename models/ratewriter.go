@@ -133,7 +133,7 @@ func (s *Store) commitRatings(batch []rateRequest) {
 // connection, so that every batch reuses them. The upsert is SQLite's and
 // PostgreSQL's ON CONFLICT.
 var rateSQL = struct {
-	device, address, insert, totals, months string
+	device, address, insert, totals, months, deptMonths string
 }{
 	// The checks are ranges of idx_ratings_device and idx_ratings_address
 	// (TestRatingChecksUseIndexes).
@@ -151,11 +151,15 @@ var rateSQL = struct {
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (counter_id, month, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
 			satisfied = rating_months.satisfied + excluded.satisfied, bad = rating_months.bad + excluded.bad`,
+	deptMonths: `INSERT INTO rating_department_months (month, department_id, total, satisfied, bad)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (month, department_id) DO UPDATE SET total = rating_department_months.total + excluded.total,
+			satisfied = rating_department_months.satisfied + excluded.satisfied, bad = rating_department_months.bad + excluded.bad`,
 }
 
 // rateStmts are rateSQL prepared on the writer's connection.
 type rateStmts struct {
-	device, address, insert, totals, months *sql.Stmt
+	device, address, insert, totals, months, deptMonths *sql.Stmt
 }
 
 // prepareRateStmts prepares the writer's statements, once the tables exist.
@@ -172,7 +176,7 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{{&st.device, rateSQL.device}, {&st.address, rateSQL.address}, {&st.insert, rateSQL.insert},
-		{&st.totals, rateSQL.totals}, {&st.months, rateSQL.months}} {
+		{&st.totals, rateSQL.totals}, {&st.months, rateSQL.months}, {&st.deptMonths, rateSQL.deptMonths}} {
 		if *p.dst, err = wDB.Prepare(p.sql); err != nil {
 			st.close()
 			return nil, fmt.Errorf("prepare rating statements: %w", err)
@@ -183,7 +187,7 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 }
 
 func (st *rateStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals, st.months} {
+	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals, st.months, st.deptMonths} {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -238,6 +242,9 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*Ratin
 		return nil, err
 	}
 	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, day[:7], r.DepartmentID, 1, sat, bad); err != nil {
+		return nil, err
+	}
+	if _, err := sqlTx.StmtContext(ctx, st.deptMonths).Exec(day[:7], r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
 	rec := &RatingReceipt{Rating: r}

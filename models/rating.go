@@ -140,6 +140,18 @@ type RatingMonth struct {
 	Bad          int    `gorm:"not null"`
 }
 
+// RatingDepartmentMonth is the running total of one department's ratings in
+// one month, kept with the counters' monthly totals: the department figures
+// and the twelve-month trend of /ratings read a row per department and
+// month, however many counters and ratings there are.
+type RatingDepartmentMonth struct {
+	Month        string `gorm:"primaryKey;size:7"`
+	DepartmentID uint   `gorm:"primaryKey;autoIncrement:false"`
+	Total        int    `gorm:"not null"`
+	Satisfied    int    `gorm:"not null"`
+	Bad          int    `gorm:"not null"`
+}
+
 // RatingInput is what a rater submits.
 type RatingInput struct {
 	CounterCode string
@@ -348,7 +360,8 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 	return addToMonths(tx, []RatingDay{day})
 }
 
-// addToMonths adds daily totals (or changes to them) to the monthly ones.
+// addToMonths adds daily totals (or changes to them) to the monthly ones,
+// the counters' and the departments'.
 func addToMonths(tx *gorm.DB, days []RatingDay) error {
 	months := map[[3]string]*RatingMonth{}
 	var order [][3]string
@@ -364,6 +377,8 @@ func addToMonths(tx *gorm.DB, days []RatingDay) error {
 		m.Satisfied += d.Satisfied
 		m.Bad += d.Bad
 	}
+	depts := map[[2]string]*RatingDepartmentMonth{}
+	var deptOrder [][2]string
 	for _, k := range order {
 		m := months[k]
 		err := tx.Clauses(clause.OnConflict{
@@ -374,6 +389,30 @@ func addToMonths(tx *gorm.DB, days []RatingDay) error {
 				"bad":       gorm.Expr("rating_months.bad + ?", m.Bad),
 			}),
 		}).Create(m).Error
+		if err != nil {
+			return err
+		}
+		dk := [2]string{k[1], k[2]}
+		d, ok := depts[dk]
+		if !ok {
+			d = &RatingDepartmentMonth{Month: m.Month, DepartmentID: m.DepartmentID}
+			depts[dk] = d
+			deptOrder = append(deptOrder, dk)
+		}
+		d.Total += m.Total
+		d.Satisfied += m.Satisfied
+		d.Bad += m.Bad
+	}
+	for _, k := range deptOrder {
+		d := depts[k]
+		err := tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "month"}, {Name: "department_id"}},
+			DoUpdates: clause.Assignments(map[string]any{
+				"total":     gorm.Expr("rating_department_months.total + ?", d.Total),
+				"satisfied": gorm.Expr("rating_department_months.satisfied + ?", d.Satisfied),
+				"bad":       gorm.Expr("rating_department_months.bad + ?", d.Bad),
+			}),
+		}).Create(d).Error
 		if err != nil {
 			return err
 		}

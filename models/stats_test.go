@@ -1,0 +1,199 @@
+package models
+
+import (
+	"context"
+	"testing"
+
+	"gorm.io/gorm"
+)
+
+// recountMonth counts a month's ratings as /ratings should publish them,
+// from the ratings themselves: by department, by counter and in all.
+func recountMonth(t *testing.T, s *Store, month string) (all Tally, depts, counters map[string]Tally) {
+	t.Helper()
+	var ratings []Rating
+	if err := s.db.Where("NOT excluded").Find(&ratings).Error; err != nil {
+		t.Fatal(err)
+	}
+	var ds []Department
+	var cs []Counter
+	s.db.Find(&ds)
+	s.db.Find(&cs)
+	slug, code := map[uint]string{}, map[uint]string{}
+	for _, d := range ds {
+		slug[d.ID] = d.Slug
+	}
+	for _, c := range cs {
+		code[c.ID] = c.Code
+	}
+	depts, counters = map[string]Tally{}, map[string]Tally{}
+	add := func(t *Tally, r Rating) {
+		t.Total++
+		if IsBad(r.Level) {
+			t.Bad++
+		} else {
+			t.Satisfied++
+		}
+	}
+	for _, r := range ratings {
+		if dayOf(r.CreatedAt)[:7] != month {
+			continue
+		}
+		add(&all, r)
+		d, c := depts[slug[r.DepartmentID]], counters[code[r.CounterID]]
+		add(&d, r)
+		add(&c, r)
+		depts[slug[r.DepartmentID]], counters[code[r.CounterID]] = d, c
+	}
+	return all, depts, counters
+}
+
+// checkStatsEqualRecount checks every figure /ratings publishes for a
+// month against a recount of the ratings.
+func checkStatsEqualRecount(t *testing.T, s *Store, month string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := s.FindRatingStats(ctx, month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, depts, counters := recountMonth(t, s, month)
+	if st.All != all {
+		t.Errorf("%s in all: published %+v, recounted %+v", month, st.All, all)
+	}
+	var nDepts, nCounters int64
+	s.db.Model(&Department{}).Count(&nDepts)
+	s.db.Model(&Counter{}).Where("enabled").Count(&nCounters)
+	if len(st.Departments) != int(nDepts) || len(st.Counters) < int(nCounters) {
+		t.Errorf("%d departments and %d counters listed, want all %d and %d", len(st.Departments), len(st.Counters), nDepts, nCounters)
+	}
+	for _, units := range []struct {
+		list []UnitTally
+		want map[string]Tally
+	}{{st.Departments, depts}, {st.Counters, counters}} {
+		seen := map[string]bool{}
+		for i, u := range units.list {
+			seen[u.Key] = true
+			if u.Tally != units.want[u.Key] {
+				t.Errorf("%s %s: published %+v (%.4f), recounted %+v", month, u.Key, u.Tally, u.Rate(), units.want[u.Key])
+			}
+			if i > 0 && units.list[i-1].Total == 0 && u.Total > 0 {
+				t.Errorf("%s: %s, rated, ranks below %s, not rated", month, u.Key, units.list[i-1].Key)
+			}
+		}
+		for key, want := range units.want {
+			if !seen[key] {
+				t.Errorf("%s: %s with %+v is not listed", month, key, want)
+			}
+		}
+	}
+	if last := st.Trend[len(st.Trend)-1]; last.Month != month || last.Tally != all {
+		t.Errorf("trend ends with %+v, want %s %+v", last, month, all)
+	}
+	if bad, err := s.TotalsMismatch(ctx); err != nil || bad != 0 {
+		t.Errorf("running totals differ from a recount on %d rows (%v)", bad, err)
+	}
+}
+
+// checkCaseFiguresEqualRecount checks the departments' case figures of the
+// 亮单 against a recount of the cases.
+func checkCaseFiguresEqualRecount(t *testing.T, s *Store) {
+	t.Helper()
+	l, err := s.FindPublishedCases(context.Background(), CaseFilter{}, at("2026-11-30 12:00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []Case
+	s.db.Preload("Department").Find(&cases)
+	want := map[string]DepartmentCaseFigures{}
+	for _, c := range cases {
+		f := want[c.Department.Slug]
+		f.Cases++
+		if c.State == CaseClosed {
+			f.Closed++
+			if c.ClosedOnTime {
+				f.OnTime++
+			}
+		} else if c.Overdue(at("2026-11-30 12:00")) {
+			f.Overdue++
+		}
+		want[c.Department.Slug] = f
+	}
+	for _, f := range l.Figures {
+		w := want[f.Slug]
+		if f.Cases != w.Cases || f.Closed != w.Closed || f.OnTime != w.OnTime || f.Overdue != w.Overdue {
+			t.Errorf("case figures of %s: published %+v, recounted %+v", f.Slug, f, w)
+		}
+	}
+}
+
+// TestPublishedFiguresEqualARecount rates, excludes a rating, and moves a
+// case through its steps and a 追评 that reopens it: after each, every
+// department's and counter's rate, the trend and the case figures are what
+// a recount of the ratings and cases gives.
+func TestPublishedFiguresEqualARecount(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	rules := DefaultRatingRules()
+	if _, err := s.LoadDemoRatings(ctx, rules, at("2026-11-20 18:00")); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"2026-10", "2026-11", "2027-01"} {
+		checkStatsEqualRecount(t, s, m)
+	}
+	checkCaseFiguresEqualRecount(t, s)
+
+	var recs []*RatingReceipt
+	for i := 0; i < 12; i++ {
+		in := RatingInput{CounterCode: []string{"C02", "B01", "A04"}[i%3], Level: []int{LevelSatisfied, LevelDissatisfied}[i%2],
+			Reasons: []string{"事难办"}, Device: "recount-" + string(rune('a'+i)), Address: "1.2.3.4"}
+		recs = append(recs, rate(t, s, in, at("2026-11-20 19:00")))
+	}
+	checkStatsEqualRecount(t, s, "2026-11")
+
+	t.Run("exclusion", func(t *testing.T) {
+		// An upheld 申诉复核 sets a rating aside and takes it out of
+		// the running totals, in one transaction.
+		for _, rec := range recs[:2] {
+			err := s.db.Transaction(func(tx *gorm.DB) error {
+				if err := tx.Model(&Rating{}).Where("id = ?", rec.Rating.ID).Update("excluded", true).Error; err != nil {
+					return err
+				}
+				return addToTotals(tx, rec.Rating, -1)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkStatsEqualRecount(t, s, "2026-11")
+	})
+
+	t.Run("case steps and reopening", func(t *testing.T) {
+		c := recs[1].Case
+		by := Actor{Name: "窗口负责人"}
+		now := at("2026-11-20 20:00")
+		steps := []func() error{
+			func() error { return s.RecordCallback(ctx, c.ID, 0, CaseStep{By: by, Note: "已回访"}, now) },
+			func() error {
+				return s.RecordFinding(ctx, c.ID, 0, CaseStep{By: by, Finding: FindingTrue, Note: "属实"}, now)
+			},
+			func() error {
+				return s.StartRectification(ctx, c.ID, 0, CaseStep{By: by, ResponsiblePerson: "李强", Measures: "培训"}, now)
+			},
+			func() error {
+				return s.CloseCase(ctx, c.ID, 0, CaseStep{By: by, Outcome: OutcomeFixed, Resolution: "已培训"}, now)
+			},
+		}
+		for i, step := range steps {
+			if err := step(); err != nil {
+				t.Fatalf("step %d: %v", i+1, err)
+			}
+			checkCaseFiguresEqualRecount(t, s)
+		}
+		if _, err := s.FollowUpCase(ctx, c.Number, c.LookupCode, "5.6.7.8", false, rules, at("2026-11-23 09:00")); err != nil {
+			t.Fatal(err)
+		}
+		checkCaseFiguresEqualRecount(t, s)
+		checkStatsEqualRecount(t, s, "2026-11")
+	})
+}
