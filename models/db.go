@@ -39,6 +39,10 @@ type Store struct {
 	// (Open comes before Migrate); only the writer goroutine touches them.
 	stmts     *rateStmts
 	closeOnce sync.Once
+	// counters caches the ratable counters on SQLite (FindRatableCounter).
+	counters *counterCache
+	// addresses counts the addresses' recent ratings for the writer.
+	addresses addressCounts
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -95,7 +99,7 @@ func Open(path string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, cal: cal, version: version, name: path}
+	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}}
 	s.startWriter(w)
 	return s, nil
 }

@@ -78,9 +78,17 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		}
 		return
 	}
+	if err := s.loadAddressCounts(batch[0].now); err != nil {
+		for _, r := range batch {
+			r.reply <- rateResult{err: err}
+		}
+		return
+	}
 	failed := make([]bool, len(batch))
+	var pending map[string]map[int64]int
 	for {
 		failedAt := -1
+		pending = map[string]map[int64]int{}
 		// The batch is not any one rater's: a rater who gave up must not
 		// roll back the others, so the transaction runs without their
 		// contexts.
@@ -93,7 +101,7 @@ func (s *Store) commitRatings(batch []rateRequest) {
 					results[i] = rateResult{err: err}
 					continue
 				}
-				rec, err := s.storeRating(tx, st, r)
+				rec, err := s.storeRating(tx, st, pending, r)
 				if err != nil && !errors.Is(err, ErrAlreadyRated) && !errors.Is(err, ErrRateLimited) {
 					failedAt = i
 					results[i] = rateResult{err: err}
@@ -109,12 +117,13 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		failed[failedAt] = true
 	}
 	if err == nil {
+		s.addresses.commit(pending, batch[0].now)
 		for _, res := range results {
 			if res.rec != nil {
 				// The writer's connection is not the tracked pool: the
 				// committed ratings change /ratings, the counters' pages
 				// and the 亮单, so the page cache must see it now.
-				s.version.bump()
+				s.version.bumpRatings()
 				break
 			}
 		}
@@ -130,7 +139,7 @@ func (s *Store) commitRatings(batch []rateRequest) {
 }
 
 // rateSQL are the rating writer's statements, prepared once on its one
-// connection, so that every batch reuses them. The upsert is SQLite's and
+// connection, so that every batch reuses them. The upserts are SQLite's and
 // PostgreSQL's ON CONFLICT.
 var rateSQL = struct {
 	device, address, insert, totals, months string
@@ -139,8 +148,7 @@ var rateSQL = struct {
 	// (TestRatingChecksUseIndexes).
 	device: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
 		WHERE counter_id = ? AND device_hash = ? AND created_at > ? LIMIT 1) AS r`,
-	address: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
-		WHERE address_hash = ? AND created_at > ? LIMIT ?) AS r`,
+	address: addressCountSQL,
 	insert: `INSERT INTO ratings (counter_id, department_id, level, reasons, comment, phone,
 		device_hash, address_hash, created_at, excluded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	totals: `INSERT INTO rating_days (counter_id, day, department_id, total, satisfied, bad)
@@ -193,28 +201,16 @@ func (st *rateStmts) close() {
 // storeRating checks the anti-abuse rules and stores one rating, its running
 // totals and, for a 差评, its case. It runs inside the batch's transaction,
 // so the checks see the ratings committed and those earlier in the batch.
-func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*RatingReceipt, error) {
+func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending map[string]map[int64]int, req rateRequest) (*RatingReceipt, error) {
 	in, rules, now, ctr := req.in, req.rules, req.now, req.ctr
 	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 	if !ok {
 		return nil, errors.New("rating writer: not in a transaction")
 	}
 	ctx := context.Background()
-	var n int64
-	if err := sqlTx.StmtContext(ctx, st.device).QueryRow(ctr.ID, req.device, now.Add(-rules.Window)).Scan(&n); err != nil {
+	rt := stmtRules{ctx: ctx, tx: sqlTx, st: st, counts: &s.addresses, pending: pending}
+	if err := checkRateRules(rt, req); err != nil {
 		return nil, err
-	}
-	if n > 0 {
-		return nil, ErrAlreadyRated
-	}
-	if rules.PerAddressPerHour > 0 {
-		err := sqlTx.StmtContext(ctx, st.address).QueryRow(req.address, now.Add(-time.Hour), rules.PerAddressPerHour).Scan(&n)
-		if err != nil {
-			return nil, err
-		}
-		if n >= int64(rules.PerAddressPerHour) {
-			return nil, ErrRateLimited
-		}
 	}
 	r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
 		Reasons: joinReasons(in.Reasons), Comment: in.Comment, Phone: in.Phone,
@@ -240,6 +236,7 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*Ratin
 	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, day[:7], r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
+	rt.stored(req.address, now)
 	rec := &RatingReceipt{Rating: r}
 	if IsBad(r.Level) {
 		c, err := s.openCase(tx, r, rules, now)
@@ -249,6 +246,35 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, req rateRequest) (*Ratin
 		rec.Case = c
 	}
 	return rec, nil
+}
+
+// loadAddressCounts counts the addresses' ratings of the last two hours
+// before the writer's first batch, from then on kept by its commits.
+func (s *Store) loadAddressCounts(now time.Time) error {
+	if s.addresses.loaded {
+		return nil
+	}
+	from := hourOf(now) - 1
+	rows, err := s.w.Model(&Rating{}).Select("address_hash", "created_at").
+		Where("created_at >= ?", time.Unix(from*3600, 0).UTC()).Rows()
+	if err != nil {
+		return fmt.Errorf("count recent ratings by address: %w", err)
+	}
+	defer rows.Close()
+	counts := map[string]map[int64]int{}
+	for rows.Next() {
+		var address string
+		var at time.Time
+		if err := rows.Scan(&address, &at); err != nil {
+			return fmt.Errorf("count recent ratings by address: %w", err)
+		}
+		add(counts, address, hourOf(at), 1)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count recent ratings by address: %w", err)
+	}
+	s.addresses = addressCounts{horizon: from, loaded: true, byHour: counts}
+	return nil
 }
 
 // submitRating hands a rating to the writer and waits for its commit.

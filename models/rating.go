@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -150,6 +151,9 @@ type RatingInput struct {
 	// Device identifies the rater's phone (a random cookie), Address its
 	// network address; both are stored hashed.
 	Device, Address string
+	// Counter is the counter of CounterCode as FindRatableCounter returned
+	// it, if the caller has it: RateCounter then does not look it up again.
+	Counter *Counter
 }
 
 // RatingReceipt is what a rater is told after rating.
@@ -253,12 +257,62 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	if !validCode(code) {
 		return nil, ErrNotFound
 	}
+	// Read before the query: a change committed meanwhile makes the
+	// cached row stale at once.
+	version := s.version.catalogue.Load()
+	if c, ok := s.counters.get(code, version); ok {
+		return c, nil
+	}
 	var c Counter
-	err := s.db.WithContext(ctx).Preload("Department").Where("code = ? AND enabled = ?", code, true).First(&c).Error
+	err := s.db.WithContext(ctx).Joins("Department").
+		Where("counters.code = ? AND counters.enabled = ?", code, true).Take(&c).Error
 	if err != nil {
 		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
 	}
+	s.counters.put(code, version, &c)
 	return &c, nil
+}
+
+// counterCache keeps the ratable counters as FindRatableCounter found them,
+// for the version of the catalogue they were read at: every rating page
+// and every rating POST looks its counter up, and counters change only when
+// staff edit them, which moves the version and empties the cache. Only on
+// SQLite, whose one process sees every write (see contentVersion); a nil
+// cache caches nothing.
+type counterCache struct {
+	mu      sync.RWMutex
+	version uint64
+	byCode  map[string]Counter
+}
+
+// get returns a copy of the cached counter, if it was read at version.
+func (cc *counterCache) get(code string, version uint64) (*Counter, bool) {
+	if cc == nil {
+		return nil, false
+	}
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	c, ok := cc.byCode[code]
+	if !ok || cc.version != version {
+		return nil, false
+	}
+	return &c, true
+}
+
+// put caches a counter read at version, unless the cache has moved on.
+func (cc *counterCache) put(code string, version uint64, c *Counter) {
+	if cc == nil {
+		return
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	switch {
+	case version > cc.version || cc.byCode == nil:
+		cc.version, cc.byCode = version, map[string]Counter{}
+	case version < cc.version:
+		return
+	}
+	cc.byCode[code] = *c
 }
 
 // ratableCounterIDs is FindRatableCounter for the rating path: one query,
@@ -286,9 +340,12 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	if err := in.validate(rules); err != nil {
 		return nil, err
 	}
-	ctr, err := s.ratableCounterIDs(ctx, in.CounterCode)
-	if err != nil {
-		return nil, err
+	ctr := in.Counter
+	var err error
+	if ctr == nil || ctr.Code != in.CounterCode {
+		if ctr, err = s.ratableCounterIDs(ctx, in.CounterCode); err != nil {
+			return nil, err
+		}
 	}
 	req := rateRequest{ctr: ctr, in: in, rules: rules, now: now,
 		device: hashOf("device", in.Device), address: hashOf("address", in.Address)}
