@@ -303,6 +303,33 @@ func (s *Store) startWriter(w *gorm.DB) {
 	go s.rateWriter()
 }
 
+// checkpointEvery is how often the checkpointer copies the WAL into the
+// database: often enough that the WAL stays a few megabytes under a busy
+// hall's ratings.
+const checkpointEvery = 200 * time.Millisecond
+
+// startCheckpointer runs the WAL checkpoints on db, beside the rating
+// writer instead of in its commits (see writerConnector). PASSIVE copies
+// what no reader still needs and waits for no one; the writer goes on
+// appending meanwhile. It stops with the writer.
+func (s *Store) startCheckpointer(db *sql.DB) {
+	s.checkpointDone = make(chan struct{})
+	go func() {
+		defer close(s.checkpointDone)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.quit:
+				return
+			case <-t.C:
+				// A failed checkpoint leaves the WAL for the next one.
+				db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+}
+
 // stopWriter stops the rating writer after the batch in hand.
 func (s *Store) stopWriter() {
 	if s.quit == nil {
@@ -310,6 +337,9 @@ func (s *Store) stopWriter() {
 	}
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.writerDone
+	if s.checkpointDone != nil {
+		<-s.checkpointDone
+	}
 	if s.stmts != nil {
 		s.stmts.close()
 	}
