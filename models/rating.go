@@ -257,62 +257,82 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	if !validCode(code) {
 		return nil, ErrNotFound
 	}
-	// Read before the query: a change committed meanwhile makes the
-	// cached row stale at once.
-	version := s.version.catalogue.Load()
-	if c, ok := s.counters.get(code, version); ok {
-		return c, nil
+	if s.counters == nil {
+		var c Counter
+		err := s.db.WithContext(ctx).Joins("Department").
+			Where("counters.code = ? AND counters.enabled = ?", code, true).Take(&c).Error
+		if err != nil {
+			return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+		}
+		return &c, nil
 	}
-	var c Counter
-	err := s.db.WithContext(ctx).Joins("Department").
-		Where("counters.code = ? AND counters.enabled = ?", code, true).Take(&c).Error
+	byCode, err := s.counters.load(func() (map[string]Counter, error) {
+		var all []Counter
+		if err := s.db.WithContext(ctx).Joins("Department").Where("counters.enabled = ?", true).Find(&all).Error; err != nil {
+			return nil, err
+		}
+		byCode := make(map[string]Counter, len(all))
+		for _, c := range all {
+			byCode[c.Code] = c
+		}
+		return byCode, nil
+	}, s.version.catalogue.Load)
 	if err != nil {
 		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
 	}
-	s.counters.put(code, version, &c)
+	c, ok := byCode[code]
+	if !ok {
+		return nil, fmt.Errorf("find counter %q: %w", code, ErrNotFound)
+	}
 	return &c, nil
 }
 
-// counterCache keeps the ratable counters as FindRatableCounter found them,
-// for the version of the catalogue they were read at: every rating page
-// and every rating POST looks its counter up, and counters change only when
-// staff edit them, which moves the version and empties the cache. Only on
-// SQLite, whose one process sees every write (see contentVersion); a nil
-// cache caches nothing.
+// counterCache keeps every ratable counter, read in one query, for the
+// version of the catalogue it was read at: every rating page and every
+// rating POST looks its counter up, and counters change only when staff
+// edit them, which moves the version and empties the cache. A code that
+// is not in it is not ratable, without a query, however many unknown codes
+// are tried. Only on SQLite, whose one process sees every write (see
+// contentVersion); a nil cache means no cache.
 type counterCache struct {
 	mu      sync.RWMutex
 	version uint64
 	byCode  map[string]Counter
+	// loading lets one request read the counters while the others wait.
+	loading sync.Mutex
 }
 
-// get returns a copy of the cached counter, if it was read at version.
-func (cc *counterCache) get(code string, version uint64) (*Counter, bool) {
-	if cc == nil {
-		return nil, false
+// load returns the counters cached for the current version, reading them
+// with read when there are none. The version is taken before the read: a
+// change committed meanwhile leaves them stale at once.
+func (cc *counterCache) load(read func() (map[string]Counter, error), current func() uint64) (map[string]Counter, error) {
+	if m, ok := cc.at(current()); ok {
+		return m, nil
 	}
-	cc.mu.RLock()
-	defer cc.mu.RUnlock()
-	c, ok := cc.byCode[code]
-	if !ok || cc.version != version {
-		return nil, false
+	cc.loading.Lock()
+	defer cc.loading.Unlock()
+	version := current()
+	if m, ok := cc.at(version); ok {
+		return m, nil
 	}
-	return &c, true
-}
-
-// put caches a counter read at version, unless the cache has moved on.
-func (cc *counterCache) put(code string, version uint64, c *Counter) {
-	if cc == nil {
-		return
+	m, err := read()
+	if err != nil {
+		return nil, err
 	}
 	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	switch {
-	case version > cc.version || cc.byCode == nil:
-		cc.version, cc.byCode = version, map[string]Counter{}
-	case version < cc.version:
-		return
+	if version >= cc.version {
+		cc.version, cc.byCode = version, m
 	}
-	cc.byCode[code] = *c
+	cc.mu.Unlock()
+	return m, nil
+}
+
+// at returns the counters, if they were read at version. They are never
+// changed once cached: readers share them.
+func (cc *counterCache) at(version uint64) (map[string]Counter, bool) {
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	return cc.byCode, cc.byCode != nil && cc.version == version
 }
 
 // ratableCounterIDs is FindRatableCounter for the rating path: one query,
