@@ -92,7 +92,7 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
 	in := models.RatingInput{
-		CounterCode: ctr.Code, Level: form.Level, Reasons: form.Chosen,
+		CounterCode: ctr.Code, Counter: ctr, Level: form.Level, Reasons: form.Chosen,
 		Comment: c.FormValue("comment"), Phone: c.FormValue("phone"),
 		Device: device, Address: h.pseudonym(c.RealIP()),
 	}

@@ -29,9 +29,19 @@ import (
 // is shared through the database.
 type contentVersion struct {
 	n atomic.Uint64
+	// catalogue counts the same writes except the rating writer's, which
+	// store ratings and their totals only: what is cached of the catalogue
+	// (the ratable counters) outlives a busy hall's ratings.
+	catalogue atomic.Uint64
 }
 
-func (v *contentVersion) bump() { v.n.Add(1) }
+func (v *contentVersion) bump() {
+	v.catalogue.Add(1)
+	v.n.Add(1)
+}
+
+// bumpRatings records a commit of the rating writer.
+func (v *contentVersion) bumpRatings() { v.n.Add(1) }
 
 // unchangedKey marks a statement that changes nothing a page shows (view
 // counters, sign-in bookkeeping), so that it does not empty the page cache.

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -39,6 +42,12 @@ type Store struct {
 	// (Open comes before Migrate); only the writer goroutine touches them.
 	stmts     *rateStmts
 	closeOnce sync.Once
+	// checkpointDone closes when the checkpointer has stopped.
+	checkpointDone chan struct{}
+	// counters caches the ratable counters on SQLite (FindRatableCounter).
+	counters *counterCache
+	// addresses counts the addresses' recent ratings for the writer.
+	addresses addressCounts
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for
@@ -77,7 +86,7 @@ func Open(path string) (*Store, error) {
 	// through one connection of their own, their statements prepared
 	// once: SQLite has one writer at a time, and connections taking turns
 	// at its lock cost more than the writes (see ratewriter.go).
-	w, err := gorm.Open(sqlite.Open(SQLiteDSN(path)), gormConfig())
+	w, err := gorm.Open(sqlite.New(sqlite.Config{Conn: sql.OpenDB(writerConnector{dsn: SQLiteDSN(path)})}), gormConfig())
 	if err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -95,9 +104,27 @@ func Open(path string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, cal: cal, version: version, name: path}
+	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}}
 	s.startWriter(w)
+	s.startCheckpointer(sqlDB)
 	return s, nil
+}
+
+// writerConnector opens the rating writer's connection. It leaves the WAL
+// checkpoints to the checkpointer: otherwise the commit that fills the WAL
+// copies it into the database and syncs it, and the raters of that batch,
+// and of those queued behind it, wait tens of milliseconds.
+type writerConnector struct{ dsn string }
+
+// Connect opens a connection without automatic checkpoints.
+func (c writerConnector) Connect(context.Context) (driver.Conn, error) { return c.Driver().Open(c.dsn) }
+
+// Driver is go-sqlite3's, with the hook that turns the checkpoints off.
+func (writerConnector) Driver() driver.Driver {
+	return &sqlite3.SQLiteDriver{ConnectHook: func(conn *sqlite3.SQLiteConn) error {
+		_, err := conn.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		return err
+	}}
 }
 
 // gormConfig is the ORM's configuration.

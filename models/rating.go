@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -162,6 +163,9 @@ type RatingInput struct {
 	// Device identifies the rater's phone (a random cookie), Address its
 	// network address; both are stored hashed.
 	Device, Address string
+	// Counter is the counter of CounterCode as FindRatableCounter returned
+	// it, if the caller has it: RateCounter then does not look it up again.
+	Counter *Counter
 }
 
 // RatingReceipt is what a rater is told after rating.
@@ -265,12 +269,82 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	if !validCode(code) {
 		return nil, ErrNotFound
 	}
-	var c Counter
-	err := s.db.WithContext(ctx).Preload("Department").Where("code = ? AND enabled = ?", code, true).First(&c).Error
+	if s.counters == nil {
+		var c Counter
+		err := s.db.WithContext(ctx).Joins("Department").
+			Where("counters.code = ? AND counters.enabled = ?", code, true).Take(&c).Error
+		if err != nil {
+			return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
+		}
+		return &c, nil
+	}
+	byCode, err := s.counters.load(func() (map[string]Counter, error) {
+		var all []Counter
+		if err := s.db.WithContext(ctx).Joins("Department").Where("counters.enabled = ?", true).Find(&all).Error; err != nil {
+			return nil, err
+		}
+		byCode := make(map[string]Counter, len(all))
+		for _, c := range all {
+			byCode[c.Code] = c
+		}
+		return byCode, nil
+	}, s.version.catalogue.Load)
 	if err != nil {
 		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
 	}
+	c, ok := byCode[code]
+	if !ok {
+		return nil, fmt.Errorf("find counter %q: %w", code, ErrNotFound)
+	}
 	return &c, nil
+}
+
+// counterCache keeps every ratable counter, read in one query, for the
+// version of the catalogue it was read at: every rating page and every
+// rating POST looks its counter up, and counters change only when staff
+// edit them, which moves the version and empties the cache. A code that
+// is not in it is not ratable, without a query, however many unknown codes
+// are tried. Only on SQLite, whose one process sees every write (see
+// contentVersion); a nil cache means no cache.
+type counterCache struct {
+	mu      sync.RWMutex
+	version uint64
+	byCode  map[string]Counter
+	// loading lets one request read the counters while the others wait.
+	loading sync.Mutex
+}
+
+// load returns the counters cached for the current version, reading them
+// with read when there are none. The version is taken before the read: a
+// change committed meanwhile leaves them stale at once.
+func (cc *counterCache) load(read func() (map[string]Counter, error), current func() uint64) (map[string]Counter, error) {
+	if m, ok := cc.at(current()); ok {
+		return m, nil
+	}
+	cc.loading.Lock()
+	defer cc.loading.Unlock()
+	version := current()
+	if m, ok := cc.at(version); ok {
+		return m, nil
+	}
+	m, err := read()
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if version >= cc.version {
+		cc.version, cc.byCode = version, m
+	}
+	cc.mu.Unlock()
+	return m, nil
+}
+
+// at returns the counters, if they were read at version. They are never
+// changed once cached: readers share them.
+func (cc *counterCache) at(version uint64) (map[string]Counter, bool) {
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	return cc.byCode, cc.byCode != nil && cc.version == version
 }
 
 // ratableCounterIDs is FindRatableCounter for the rating path: one query,
@@ -298,9 +372,12 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	if err := in.validate(rules); err != nil {
 		return nil, err
 	}
-	ctr, err := s.ratableCounterIDs(ctx, in.CounterCode)
-	if err != nil {
-		return nil, err
+	ctr := in.Counter
+	var err error
+	if ctr == nil || ctr.Code != in.CounterCode {
+		if ctr, err = s.ratableCounterIDs(ctx, in.CounterCode); err != nil {
+			return nil, err
+		}
 	}
 	req := rateRequest{ctr: ctr, in: in, rules: rules, now: now,
 		device: hashOf("device", in.Device), address: hashOf("address", in.Address)}

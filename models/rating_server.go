@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -71,22 +70,8 @@ func (s *Store) rateOnServer(ctx context.Context, req rateRequest) (*RatingRecei
 				return err
 			}
 		}
-		var n int64
-		if err := tx.Model(&Rating{}).Where("counter_id = ? AND device_hash = ? AND created_at > ?",
-			ctr.ID, device, now.Add(-rules.Window)).Limit(1).Count(&n).Error; err != nil {
+		if err := checkRateRules(gormRules{tx}, req); err != nil {
 			return err
-		}
-		if n > 0 {
-			return ErrAlreadyRated
-		}
-		if rules.PerAddressPerHour > 0 {
-			if err := tx.Model(&Rating{}).Where("address_hash = ? AND created_at > ?", address, now.Add(-time.Hour)).
-				Count(&n).Error; err != nil {
-				return err
-			}
-			if n >= int64(rules.PerAddressPerHour) {
-				return ErrRateLimited
-			}
 		}
 		r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: in.Level,
 			Reasons: joinReasons(in.Reasons), Comment: in.Comment, Phone: in.Phone,

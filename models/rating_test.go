@@ -396,3 +396,67 @@ func TestOverdueCountsInBeijingTime(t *testing.T) {
 		t.Fatalf("at 01:00 the next day (Beijing): %d overdue, want 1", got)
 	}
 }
+
+// TestAddressLimitCountsTheLastHourOnly: the hourly counts behind the
+// per-address limit span two clock hours; ratings older than an hour must
+// not count against the address, and the ones within it must.
+func TestAddressLimitCountsTheLastHourOnly(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	rules := DefaultRatingRules()
+	rules.PerAddressPerHour = 2
+	now := at("2026-11-20 10:30")
+	rate := func(device string, when time.Time) error {
+		_, err := s.RateCounter(ctx, RatingInput{CounterCode: "C02", Level: LevelSatisfied, Device: device, Address: "10.0.0.7"}, rules, when)
+		return err
+	}
+	for _, d := range []string{"phone-1", "phone-2"} {
+		if err := rate(d, now.Add(-61*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rate("phone-3", now); err != nil {
+		t.Fatalf("ratings over an hour old count against the address: %v", err)
+	}
+	if err := rate("phone-4", now.Add(time.Minute)); err != nil {
+		t.Fatalf("the second rating of the hour: %v", err)
+	}
+	if err := rate("phone-5", now.Add(2*time.Minute)); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("a third rating from one address in an hour: %v, want ErrRateLimited", err)
+	}
+	if err := rate("phone-6", now.Add(62*time.Minute)); err != nil {
+		t.Fatalf("an hour after the first of the two: %v", err)
+	}
+}
+
+// TestRatableCounterFollowsEdits: the rating page and the rating POST see a
+// counter's edits, and its being disabled, on the very next request,
+// whatever was looked up before; ratings in between change nothing.
+func TestRatableCounterFollowsEdits(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	if _, err := s.FindRatableCounter(ctx, "B01"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RateCounter(ctx, RatingInput{CounterCode: "B01", Level: LevelSatisfied, Device: "phone-1", Address: "10.0.0.8"},
+		DefaultRatingRules(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b01 := editableCounter(t, s, "B01")
+	x := Actor{UserID: 2, Name: "人社局 李强"}
+	in := counterInputOf(b01)
+	in.Name = "社保卡综合窗口"
+	if err := s.UpdateCounter(ctx, b01.DepartmentID, b01.ID, b01.Version, in, x); err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := s.FindRatableCounter(ctx, "B01")
+	if err != nil || ctr.Name != "社保卡综合窗口" || ctr.Department.Name == "" {
+		t.Fatalf("after a rename: %+v, %v", ctr, err)
+	}
+	if err := s.SetCounterEnabled(ctx, b01.DepartmentID, b01.ID, false, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FindRatableCounter(ctx, "B01"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a disabled counter is still ratable: %v", err)
+	}
+}
