@@ -228,7 +228,11 @@ func (s *Store) RecordGuideViews(ctx context.Context, views map[string]int) erro
 // are still in force.
 func (s *Store) FindPopularGuides(ctx context.Context, n int) ([]ServiceItem, error) {
 	var items []ServiceItem
-	err := s.db.WithContext(ctx).
+	db := s.db.WithContext(ctx)
+	// Read down the views index until n items qualify. Given "published =
+	// ?" SQLite's planner takes the (department, published) index instead
+	// and sorts every item: 0.4 s at 100,000 items, on the home page.
+	err := db.Table("service_items"+sqliteIndex(db, "idx_service_items_view_count")).
 		Preload("Department").
 		Where("published = ? AND repealed_at IS NULL", true).
 		Order("view_count DESC, id").

@@ -513,7 +513,7 @@ func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
 func (sel selection) applyMatch(db *gorm.DB, match, skip string) *gorm.DB {
 	var q *gorm.DB
 	if match != "" {
-		q = db.Table("service_item_search CROSS JOIN service_items AS si"+coverHint(db)+" ON si.id = service_item_search.rowid").
+		q = db.Table("service_item_search CROSS JOIN service_items AS si"+sqliteIndex(db, "idx_service_items_cover")+" ON si.id = service_item_search.rowid").
 			Where("service_item_search MATCH ?", match)
 	} else {
 		q = db.Table("service_items AS si")
@@ -531,14 +531,15 @@ func (sel selection) applyMatch(db *gorm.DB, match, skip string) *gorm.DB {
 	return q
 }
 
-// coverHint makes SQLite read the search's matches through the narrow
-// covering index (id, published, audience, theme, department, views)
-// instead of the wide item rows: its planner prefers the rowid table for a
-// lookup by id, which pages in every item's text. It is SQLite syntax; other
+// sqliteIndex makes SQLite read a table through the index named, where its
+// planner, which keeps no statistics here, would choose worse: the search
+// reads its matches through the narrow covering index (id, published,
+// audience, theme, department, views) instead of the wide item rows, whose
+// lookup by id pages in every item's text. It is SQLite syntax; other
 // databases get no hint.
-func coverHint(db *gorm.DB) string {
+func sqliteIndex(db *gorm.DB, index string) string {
 	if db.Dialector.Name() == "sqlite" {
-		return " INDEXED BY idx_service_items_cover"
+		return " INDEXED BY " + index
 	}
 	return ""
 }
