@@ -62,6 +62,10 @@ type cachedPage struct {
 	route string
 	// viewOf is the guide whose views the page counts, or "".
 	viewOf string
+	// showsRatings marks a page that shows ratings, their totals or cases:
+	// it is current while the content version is; any other page while the
+	// catalogue version is, so that ratings do not empty it.
+	showsRatings bool
 	// The header values a hit sends, made once: a hit then allocates no
 	// header value of its own. Nothing may modify these slices.
 	contentType, contentLanguage, etagValue []string
@@ -74,8 +78,24 @@ func newPageCache(budget int) *pageCache {
 	return &pageCache{budget: budget, lru: list.New(), entries: map[string]*list.Element{}, rendering: map[string]chan struct{}{}}
 }
 
-// get returns the page under key if it was rendered at version.
-func (pc *pageCache) get(key string, version uint64) *cachedPage {
+// versions are the store's content and catalogue versions, read at once.
+type versions struct{ content, catalogue uint64 }
+
+// of is the version a page is current at.
+func (v versions) of(showsRatings bool) uint64 {
+	if showsRatings {
+		return v.content
+	}
+	return v.catalogue
+}
+
+// currentVersions reads the store's versions.
+func (h *Handler) currentVersions() versions {
+	return versions{content: h.store.ContentVersion(), catalogue: h.store.CatalogueVersion()}
+}
+
+// get returns the page under key if it is current at v.
+func (pc *pageCache) get(key string, v versions) *cachedPage {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	el, ok := pc.entries[key]
@@ -83,7 +103,7 @@ func (pc *pageCache) get(key string, version uint64) *cachedPage {
 		return nil
 	}
 	p := el.Value.(*cachedPage)
-	if p.version != version {
+	if p.version != v.of(p.showsRatings) {
 		pc.remove(el)
 		return nil
 	}
@@ -101,7 +121,7 @@ func (pc *pageCache) put(p *cachedPage) {
 	if el, ok := pc.entries[p.key]; ok {
 		// A page rendered at an older version than the one stored (a slow
 		// request finishing late) must not replace it.
-		if el.Value.(*cachedPage).version > p.version {
+		if old := el.Value.(*cachedPage); old.showsRatings == p.showsRatings && old.version > p.version {
 			return
 		}
 		pc.remove(el)
@@ -206,7 +226,7 @@ func (h *Handler) serveCachedPage(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		p := h.pages.get(key, h.store.ContentVersion())
+		p := h.pages.get(key, h.currentVersions())
 		if p == nil {
 			return next(c)
 		}
@@ -230,17 +250,28 @@ func (h *Handler) serveCachedPage(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// cachePage is the middleware of the public pages' routes: it answers from
-// the cache what the fast path did not (requests that waited for a render),
-// and stores what the handler rendered.
+// cachePage is the middleware of the public pages' routes that show no
+// rating, total or case: it answers from the cache what the fast path did
+// not (requests that waited for a render), and stores what the handler
+// rendered, current until the catalogue changes.
 func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.cachePageOf(next, false)
+}
+
+// cacheRatingsPage is cachePage for the pages that show ratings, their
+// totals or cases: they are current until any write, ratings included.
+func (h *Handler) cacheRatingsPage(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.cachePageOf(next, true)
+}
+
+func (h *Handler) cachePageOf(next echo.HandlerFunc, showsRatings bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		key, ok := h.cacheKey(req)
 		if !ok {
 			return next(c)
 		}
-		if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+		if p := h.pages.get(key, h.currentVersions()); p != nil {
 			return servePage(c, p)
 		}
 		if wait, renderer := h.pages.begin(key); renderer {
@@ -251,14 +282,14 @@ func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 			case <-req.Context().Done():
 				return req.Context().Err()
 			}
-			if p := h.pages.get(key, h.store.ContentVersion()); p != nil {
+			if p := h.pages.get(key, h.currentVersions()); p != nil {
 				return servePage(c, p)
 			}
 			// Not cacheable, or changed meanwhile: render it here.
 		}
 		// Read before rendering: a write committing during the render
 		// makes the stored entry stale at once, never wrongly current.
-		version := h.store.ContentVersion()
+		version := h.currentVersions().of(showsRatings)
 
 		res := c.Response()
 		orig := res.Writer
@@ -283,7 +314,7 @@ func (h *Handler) cachePage(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		p := newCachedPage(key, version, ctype, bytes.Clone(rec.buf.Bytes()))
-		p.route = c.Path()
+		p.route, p.showsRatings = c.Path(), showsRatings
 		p.contentLanguage = orig.Header()["Content-Language"]
 		if code, ok := c.Get(countsViewKey).(string); ok {
 			p.viewOf = code

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -420,5 +421,59 @@ func TestCacheHitsCarryWhatEveryAnswerCarries(t *testing.T) {
 	}
 	if after.ViewCount != before.ViewCount+5 {
 		t.Errorf("views %d → %d after five GETs (one 304), want +5", before.ViewCount, after.ViewCount)
+	}
+}
+
+// TestRatingsKeepTheCataloguePagesCached: a rating re-renders the pages
+// that show ratings, totals or cases, and leaves the others in the cache,
+// so that a busy hall's ratings do not keep the catalogue rendering. On a
+// database server ratings go through the pool like every write, and every
+// page is rendered again (the cache is off there by default).
+func TestRatingsKeepTheCataloguePagesCached(t *testing.T) {
+	app := newTestApp(t)
+	entry := func(target string) *cachedPage {
+		t.Helper()
+		key, ok := app.h.cacheKey(httptest.NewRequest(http.MethodGet, target, nil))
+		if !ok {
+			t.Fatalf("%s has no cache key", target)
+		}
+		return app.h.pages.get(key, app.h.currentVersions())
+	}
+	catalogue := []string{"/", "/services", "/services?q=%E7%A4%BE%E4%BF%9D", "/services/11QHMZJ0003-01",
+		"/guide?q=%E6%8D%A2%E8%BA%AB%E4%BB%BD%E8%AF%81", "/departments", "/departments/rsj", "/counters", "/counters/C02/poster"}
+	withRatings := []string{"/ratings", "/cases", "/counters/C02"}
+	before := map[string]*cachedPage{}
+	for _, target := range append(append([]string{}, catalogue...), withRatings...) {
+		cachedTwice(t, app, target)
+		if before[target] = entry(target); before[target] == nil {
+			t.Fatalf("%s is not in the cache", target)
+		}
+	}
+
+	// A 差评 from a phone: a rating, its totals and a case.
+	phone := newBrowser(app, "10.40.0.1")
+	if res, _ := phone.post(t, "/r/C02", "/r/C02", url.Values{"level": {"2"}, "reasons": {"事难办"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rating: %d", res.StatusCode)
+	}
+
+	sqlite := app.store.Dialect() == "sqlite"
+	for _, target := range catalogue {
+		kept := entry(target) == before[target]
+		if sqlite && !kept {
+			t.Errorf("%s was emptied from the cache by a rating, which it does not show", target)
+		}
+		if !sqlite && kept {
+			t.Errorf("%s was kept after a rating written through the pool", target)
+		}
+	}
+	for _, target := range withRatings {
+		if entry(target) != nil {
+			t.Errorf("%s is still cached after a rating", target)
+		}
+	}
+	for _, target := range []string{"/ratings", "/counters/C02"} {
+		if res, _ := app.fetch(t, target, nil); res.StatusCode != 200 || res.Header.Get("ETag") == before[target].etag {
+			t.Errorf("%s after a rating: %d, ETag %s unchanged", target, res.StatusCode, res.Header.Get("ETag"))
+		}
 	}
 }

@@ -40,7 +40,9 @@ func (h *Handler) Routes() *echo.Echo {
 	}
 
 	// Public pages. These URLs are printed on posters and shared: keep them.
-	// They are served from the page cache (pagecache.go).
+	// They are served from the page cache (pagecache.go); those that show
+	// ratings, totals or cases are rendered again after every rating, the
+	// others only when the catalogue changes.
 	get("/", h.handleHome, h.cachePage)
 	get("/services", h.handleGuideIndex, h.cachePage)
 	get("/services/:code", h.handleGuideShow, h.countGuideView, h.cachePage)
@@ -49,10 +51,10 @@ func (h *Handler) Routes() *echo.Echo {
 	get("/departments/:slug", h.handleBoardShow, h.cachePage)
 	get("/departments/:slug/print", h.handleBoardPrint, h.cachePage)
 	get("/counters", h.handleCounterIndex, h.cachePage)
-	get("/counters/:code", h.handleCounterShow, h.cachePage)
+	get("/counters/:code", h.handleCounterShow, h.cacheRatingsPage)
 	get("/counters/:code/poster", h.handleCounterPoster, h.cachePage)
-	get("/ratings", h.handleRatingStats, h.cachePage)
-	get("/cases", h.handleCaseIndex, h.cachePage)
+	get("/ratings", h.handleRatingStats, h.cacheRatingsPage)
+	get("/cases", h.handleCaseIndex, h.cacheRatingsPage)
 	// 关怀版 and 繁體: plain links that set a cookie and come back.
 	get("/display", h.handleDisplay)
 

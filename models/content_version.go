@@ -30,8 +30,9 @@ import (
 type contentVersion struct {
 	n atomic.Uint64
 	// catalogue counts the same writes except the rating writer's, which
-	// store ratings and their totals only: what is cached of the catalogue
-	// (the ratable counters) outlives a busy hall's ratings.
+	// store ratings, their totals and the cases of 差评 only: what is cached
+	// of the catalogue (the ratable counters, the pages that show no
+	// rating) outlives a busy hall's ratings.
 	catalogue atomic.Uint64
 }
 
@@ -56,6 +57,14 @@ func withoutContentChange(db *gorm.DB) *gorm.DB { return db.Set(unchangedKey, tr
 // rendered after reading version v is current as long as ContentVersion
 // still returns v.
 func (s *Store) ContentVersion() uint64 { return s.version.n.Load() }
+
+// CatalogueVersion is ContentVersion for what does not change with
+// ratings: every committed write moves it except the rating writer's
+// (ratings, their running totals, the cases they open). A page that shows
+// no rating, total or case is current as long as it is unchanged. On
+// PostgreSQL and MySQL ratings are written through the pool, so they move
+// it too.
+func (s *Store) CatalogueVersion() uint64 { return s.version.catalogue.Load() }
 
 // trackContentVersion makes every committed write of db bump v.
 func trackContentVersion(db *gorm.DB, v *contentVersion) error {
