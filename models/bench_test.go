@@ -165,11 +165,11 @@ func measure(b *testing.B, fn func() error) {
 // onePassSearch is the catalogue search of before: one query returning every
 // match with its facets, bm25 and tier, tallied and sorted in Go.
 func onePassSearch(db *gorm.DB, match, nameMatch string) error {
-	rows, err := db.Table("service_item_search CROSS JOIN service_items AS si ON si.id = service_item_search.rowid").
+	rows, err := db.Table("service_item_search CROSS JOIN service_items AS si ON si.id = service_item_search.rowid >> 32").
 		Where("service_item_search MATCH ? AND si.published = ?", match, true).
 		Select("si.id, si.audience, si.theme_id, si.department_id, si.view_count, "+
 			"bm25(service_item_search, 10.0, 2.0, 1.0), "+
-			"CASE WHEN si.id IN (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?) THEN 0 ELSE 1 END",
+			"CASE WHEN si.id IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?) THEN 0 ELSE 1 END",
 			nameMatch).Rows()
 	if err != nil {
 		return err

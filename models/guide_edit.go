@@ -656,6 +656,9 @@ func (s *Store) UpdateGuide(ctx context.Context, departmentID, id uint, version 
 			return ErrConflict
 		}
 		draft.ID, draft.Code, draft.BasicCode = old.ID, old.Code, old.BasicCode
+		// An edit leaves the item published or not, which the search
+		// index's key carries.
+		draft.Published = old.Published
 		draft.ThemeID, draft.DepartmentID = draft.Theme.ID, draft.Department.ID
 		before, after := guideRecord(old), guideRecord(&draft)
 		if mapsEqual(before, after) {
@@ -838,10 +841,14 @@ func (s *Store) setGuideState(ctx context.Context, departmentID, id uint, by Act
 		// A fresh value: gorm leaves a field alone when the column is NULL,
 		// and an undone repeal must read as undone.
 		var fresh ServiceItem
-		if err := tx.First(&fresh, it.ID).Error; err != nil {
+		if err := tx.Preload("Theme").Preload("Department").First(&fresh, it.ID).Error; err != nil {
 			return err
 		}
 		it = fresh
+		// Whether an item is published is part of its search index key.
+		if err := indexGuide(tx, &it, it.Theme.Name, &it.Department); err != nil {
+			return err
+		}
 		return audit(tx, by, action, guideObject(&it), before, statusRecord(&it), now)
 	})
 	if err != nil {

@@ -118,6 +118,25 @@ func migrations() []migration {
 			// of rows at ten million ratings, well under a second.
 			return departmentMonthsFromMonths.fill(tx)
 		}},
+		{13, "search index keyed by item and facets, and an index of names (SQLite)", func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "sqlite" {
+				// The PostgreSQL and MySQL index is unchanged.
+				return nil
+			}
+			for _, stmt := range []string{
+				`DROP TABLE service_item_search_vocab`,
+				`DROP TABLE service_item_search`,
+				`CREATE VIRTUAL TABLE service_item_search USING fts5(
+					name_grams, body_grams, chars, tokenize = 'unicode61')`,
+				`CREATE VIRTUAL TABLE service_item_search_vocab USING fts5vocab(service_item_search, 'row')`,
+				`CREATE VIRTUAL TABLE service_item_names USING fts5(name_grams, chars, tokenize = 'unicode61')`,
+			} {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return err
+				}
+			}
+			return reindexGuides(tx)
+		}},
 	}
 }
 

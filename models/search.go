@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Limits on what a search may ask, so that a hostile query string costs
@@ -120,7 +121,10 @@ type searchTerm struct {
 	word string
 	// expr finds the word anywhere; nameExpr only in the item's name.
 	expr, nameExpr string
-	highlight      []string
+	// nameAlts are nameExpr's alternatives one by one: the word itself,
+	// then its synonyms in the order listed, then a loose match.
+	nameAlts  []string
+	highlight []string
 	// alts are the same ways to match, for the PostgreSQL and MySQL index.
 	alts []termAlt
 }
@@ -169,6 +173,7 @@ func parseQuery(raw string) ([]searchTerm, error) {
 			word:      w,
 			expr:      "(" + strings.Join(exprs, " OR ") + ")",
 			nameExpr:  "(" + strings.Join(nameExprs, " OR ") + ")",
+			nameAlts:  nameExprs,
 			highlight: alts,
 			alts:      structured,
 		})
@@ -262,38 +267,160 @@ func tokenize(text string) (grams, chars []string) {
 	return grams, chars
 }
 
-// searchDocument is what the index holds for one service item: its name,
-// its body (summary, type, theme and department), and the single characters
-// of name and summary.
-func searchDocument(it *ServiceItem, themeName string, dept *Department) (nameGrams, bodyGrams, chars string) {
+// searchDocument is what the index holds for one service item.
+type searchDocument struct {
+	// nameGrams and bodyGrams are the bigrams of the name and of the body
+	// (summary, type, theme and department); chars the single characters
+	// of name and summary, nameChars those of the name alone.
+	nameGrams, bodyGrams, chars, nameChars string
+}
+
+// documentOf builds the index document of an item.
+func documentOf(it *ServiceItem, themeName string, dept *Department) searchDocument {
 	g, c := tokenize(it.Name)
-	nameGrams = strings.Join(g, " ")
 	// The body holds what says what the item is, not what it needs: nearly
 	// every guide lists 居民身份证 or 营业执照 among its materials, and a
 	// resident searching 身份证 wants the ID card services, not all of them.
 	bg, _ := tokenize(strings.Join([]string{it.Summary, it.Type, themeName, dept.Name, dept.ShortName}, "\n"))
 	_, sc := tokenize(it.Summary)
-	return nameGrams, strings.Join(bg, " "), strings.Join(append(c, sc...), " ")
+	return searchDocument{
+		nameGrams: strings.Join(g, " "),
+		bodyGrams: strings.Join(bg, " "),
+		chars:     strings.Join(append(c, sc...), " "),
+		nameChars: strings.Join(c, " "),
+	}
 }
 
-// indexGuide writes (or rewrites) the search index row of one service item.
+// On SQLite an item has two index rows. service_item_search holds the whole
+// document under a key that carries, besides the item's id, the facets a
+// catalogue counts by (published, audience, theme, department): a search
+// counts its matches by facet from the index alone, without reading an
+// item for each of them, which at 100,000 items cost more than the match
+// itself. service_item_names holds the name alone, under the item's id: the
+// items whose name has the words are listed and ranked first, and ranking
+// them in a small index of names costs a fraction of ranking them in the
+// whole one.
+//
+// A key is the item's id times 2³², plus its facets in the lower 32 bits:
+// the department's id in bits 0–15, the theme's in 16–28, the audience in
+// 29–30 and, in bit 31, whether the item is published. An item's rows are
+// the keys from id×2³² to id×2³²+2³²−1, so rewriting them needs no lookup.
+const (
+	facetBits  = 32
+	facetMask  = 1<<facetBits - 1
+	deptBits   = 16
+	themeBits  = 13
+	maxItemKey = 1<<(63-facetBits) - 1
+)
+
+// searchKey is the service_item_search rowid of an item.
+func searchKey(it *ServiceItem) (int64, error) {
+	if it.ID > maxItemKey || it.DepartmentID >= 1<<deptBits || it.ThemeID >= 1<<themeBits {
+		return 0, fmt.Errorf("search key of item %d (theme %d, department %d): out of range", it.ID, it.ThemeID, it.DepartmentID)
+	}
+	var aud int64
+	switch it.Audience {
+	case AudiencePerson:
+		aud = 1
+	case AudienceCompany:
+		aud = 2
+	case AudienceBoth:
+		aud = 3
+	}
+	var pub int64
+	if it.Published {
+		pub = 1
+	}
+	facets := pub<<(facetBits-1) | aud<<(deptBits+themeBits) | int64(it.ThemeID)<<deptBits | int64(it.DepartmentID)
+	return int64(it.ID)<<facetBits | facets, nil
+}
+
+// facetGroup reads the facets in the lower bits of a search key.
+func facetGroup(facets int64) (g group, published bool) {
+	g.DepartmentID = uint(facets & (1<<deptBits - 1))
+	g.ThemeID = uint(facets >> deptBits & (1<<themeBits - 1))
+	switch facets >> (deptBits + themeBits) & 3 {
+	case 1:
+		g.Audience = AudiencePerson
+	case 2:
+		g.Audience = AudienceCompany
+	case 3:
+		g.Audience = AudienceBoth
+	}
+	return g, facets>>(facetBits-1)&1 == 1
+}
+
+// indexGuide writes (or rewrites) the search index rows of one service
+// item. It must run whenever what the index holds changes: the text, and on
+// SQLite the facets of the key too (publishing, audience, theme, department).
 func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department) error {
-	name, body, chars := searchDocument(it, themeName, dept)
+	doc := documentOf(it, themeName, dept)
 	if tx.Dialector.Name() != "sqlite" {
-		if err := indexGuideServer(tx, it.ID, name, body, chars); err != nil {
+		if err := indexGuideServer(tx, it.ID, doc.nameGrams, doc.bodyGrams, doc.chars); err != nil {
 			return fmt.Errorf("index guide %s: %w", it.Code, err)
 		}
 		return nil
 	}
-	if err := tx.Exec("DELETE FROM service_item_search WHERE rowid = ?", it.ID).Error; err != nil {
-		return fmt.Errorf("index guide %s: %w", it.Code, err)
-	}
-	err := tx.Exec("INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) VALUES (?, ?, ?, ?)",
-		it.ID, name, body, chars).Error
+	key, err := searchKey(it)
 	if err != nil {
 		return fmt.Errorf("index guide %s: %w", it.Code, err)
 	}
+	first := int64(it.ID) << facetBits
+	for _, stmt := range []struct {
+		sql  string
+		args []any
+	}{
+		{"DELETE FROM service_item_search WHERE rowid BETWEEN ? AND ?", []any{first, first | facetMask}},
+		{"INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) VALUES (?, ?, ?, ?)",
+			[]any{key, doc.nameGrams, doc.bodyGrams, doc.chars}},
+		{"DELETE FROM service_item_names WHERE rowid = ?", []any{it.ID}},
+		{"INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, ?, ?)", []any{it.ID, doc.nameGrams, doc.nameChars}},
+	} {
+		if err := tx.Exec(stmt.sql, stmt.args...).Error; err != nil {
+			return fmt.Errorf("index guide %s: %w", it.Code, err)
+		}
+	}
 	return nil
+}
+
+// reindexGuides writes the search index rows of every service item, a
+// thousand at a time.
+func reindexGuides(tx *gorm.DB) error {
+	var themes []Theme
+	if err := tx.Find(&themes).Error; err != nil {
+		return err
+	}
+	themeNames := make(map[uint]string, len(themes))
+	for _, th := range themes {
+		themeNames[th.ID] = th.Name
+	}
+	var depts []Department
+	if err := tx.Find(&depts).Error; err != nil {
+		return err
+	}
+	byID := make(map[uint]*Department, len(depts))
+	for i := range depts {
+		byID[depts[i].ID] = &depts[i]
+	}
+	for last := uint(0); ; {
+		var items []ServiceItem
+		err := tx.Select("id", "code", "name", "summary", "type", "audience", "theme_id", "department_id", "published").
+			Where("id > ?", last).Order("id").Limit(1000).Find(&items).Error
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		for i := range items {
+			it := &items[i]
+			dept := byID[it.DepartmentID]
+			if dept == nil {
+				return fmt.Errorf("reindex guide %s: department %d missing", it.Code, it.DepartmentID)
+			}
+			if err := indexGuide(tx, it, themeNames[it.ThemeID], dept); err != nil {
+				return err
+			}
+		}
+		last = items[len(items)-1].ID
+	}
 }
 
 // FindGuides returns one page of published service items that match the
@@ -444,6 +571,7 @@ func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, err
 			word:      t.word,
 			expr:      "(" + t.expr + " OR {name_grams body_grams} : " + all + ")",
 			nameExpr:  "(" + t.nameExpr + " OR name_grams : " + all + ")",
+			nameAlts:  append(append([]string{}, t.nameAlts...), "name_grams : "+all),
 			highlight: append(known, t.highlight...),
 			alts:      append(append([]termAlt{}, t.alts...), termAlt{grams: known, loose: true}),
 		})
@@ -499,36 +627,44 @@ type selection struct {
 	departmentID uint
 }
 
-// apply queries the selected items as "si", leaving out the filter named by
-// skip, so that a facet counts what choosing another of its values would
-// give. With a search, the FTS table drives the query (CROSS JOIN fixes the
-// order): SQLite would otherwise walk every published item and probe the
-// index once per row.
-func (sel selection) apply(db *gorm.DB, skip string) *gorm.DB {
-	return sel.applyMatch(db, sel.match, skip)
-}
-
-// applyMatch is apply with the FTS expression given: the search runs the
-// same filters over all matches and over name matches only.
-func (sel selection) applyMatch(db *gorm.DB, match, skip string) *gorm.DB {
-	var q *gorm.DB
-	if match != "" {
-		q = db.Table("service_item_search CROSS JOIN service_items AS si"+sqliteIndex(db, "idx_service_items_cover")+" ON si.id = service_item_search.rowid").
-			Where("service_item_search MATCH ?", match)
-	} else {
-		q = db.Table("service_items AS si")
-	}
+// filter keeps the published items of "si" that pass the selection's
+// filters.
+func (sel selection) filter(q *gorm.DB) *gorm.DB {
 	q = q.Where("si.published = ?", true)
-	if sel.audience != "" && skip != "audience" {
+	if sel.audience != "" {
 		q = q.Where("si.audience IN ?", []Audience{sel.audience, AudienceBoth})
 	}
-	if sel.themeID != 0 && skip != "theme" {
+	if sel.themeID != 0 {
 		q = q.Where("si.theme_id = ?", sel.themeID)
 	}
-	if sel.departmentID != 0 && skip != "department" {
+	if sel.departmentID != 0 {
 		q = q.Where("si.department_id = ?", sel.departmentID)
 	}
 	return q
+}
+
+// items queries the selected items as "si", without a search.
+func (sel selection) items(db *gorm.DB) *gorm.DB {
+	return sel.filter(db.Table("service_items AS si"))
+}
+
+// matches queries the selected items that match the search, as "si". The
+// FTS table drives the query (CROSS JOIN fixes the order): SQLite would
+// otherwise walk every published item and probe the index once per row.
+// Each match's item is read through the narrow covering index, by the id in
+// the upper bits of its key.
+func (sel selection) matches(db *gorm.DB) *gorm.DB {
+	return sel.filter(db.Table("service_item_search CROSS JOIN service_items AS si"+sqliteIndex(db, "idx_service_items_cover")+
+		" ON si.id = service_item_search.rowid >> ?", facetBits).
+		Where("service_item_search MATCH ?", sel.match))
+}
+
+// nameMatches queries the selected items whose name has the words, as "si",
+// from the index of names.
+func (sel selection) nameMatches(db *gorm.DB) *gorm.DB {
+	return sel.filter(db.Table("service_item_names CROSS JOIN service_items AS si"+sqliteIndex(db, "idx_service_items_cover")+
+		" ON si.id = service_item_names.rowid").
+		Where("service_item_names MATCH ?", sel.nameMatch))
 }
 
 // sqliteIndex makes SQLite read a table through the index named, where its
@@ -547,21 +683,23 @@ func sqliteIndex(db *gorm.DB, index string) string {
 // search fills in the counts of res for sel and returns the ids of the
 // requested page, best first.
 //
-// Items whose name has the words come first, then bm25, then the most
-// viewed; bm25 alone cannot order them: a word in over half the matches
-// scores the same everywhere. Nothing proportional to the matches reaches
-// Go: the counts are grouped in SQL (a handful of audience × theme ×
-// department groups), and only the page's ids are fetched. bm25, the costly
-// part, is computed only over the tier the page falls in, which for the
-// first pages is the name matches, a small part of all matches; SQLite keeps
-// just the best OFFSET+LIMIT rows while it ranks (ORDER BY with LIMIT).
+// Items whose name has the words come first, ranked as nameOrder says in
+// the index of names, then the other matches by bm25 in the whole index (a name's
+// words weigh most), then the most viewed; bm25 alone cannot order them: a
+// word in over half the matches scores the same everywhere. Nothing
+// proportional to the matches reaches Go: the counts are grouped in SQL by
+// the facets in the index keys (a handful of groups), and only the page's
+// ids are fetched. bm25, the costly part, is computed only over the tier the
+// page falls in, which for the first pages is the name matches; SQLite
+// keeps just the best OFFSET+LIMIT rows while it ranks (ORDER BY with
+// LIMIT).
 //
 // The counting and the ranking of the name matches are independent
-// statements of similar cost, each bound to one core inside SQLite: they
-// run at once on two pooled connections (WAL lets readers run side by
-// side), so that a search takes about the longer of the two, not their sum.
-// Each statement already read its own snapshot when they ran one after the
-// other, so running them at once changes nothing a user sees.
+// statements, each bound to one core inside SQLite: they run at once on two
+// pooled connections (WAL lets readers run side by side), so that a search
+// takes about the longer of the two, not their sum. Each statement already
+// read its own snapshot when they ran one after the other, so running them
+// at once changes nothing a user sees.
 func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) ([]uint, error) {
 	t := newTally(sel)
 	if sel.match == "" {
@@ -571,23 +709,17 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 		return s.searchServer(db, sel, res, themes, depts)
 	}
 	from := (res.Page - 1) * res.PerPage
-	rank := func(tier string, limit, offset int) ([]uint, error) {
-		var page []uint
-		err := sel.rankTier(db, tier).Limit(limit).Offset(offset).Pluck("si.id", &page).Error
-		return page, err
-	}
 	type ranked struct {
 		ids []uint
 		err error
 	}
 	first := make(chan ranked, 1)
 	go func() {
-		ids, err := rank("IN", res.PerPage, from)
+		var ids []uint
+		err := sel.nameMatches(db).Order(sel.nameOrder()).Limit(res.PerPage).Offset(from).Pluck("si.id", &ids).Error
 		first <- ranked{ids, err}
 	}()
-	// The groups are counted over every match, the filters left to the
-	// tally, which keeps the others in force for each facet.
-	err := countGroups(selection{}.applyMatch(db, sel.match, ""), t)
+	err := countFacets(db, sel.match, "", t)
 	names := <-first
 	if err != nil {
 		return nil, fmt.Errorf("search guides: %w", err)
@@ -607,41 +739,82 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 	// does the rest's offset need their number.
 	offset := 0
 	if len(ids) == 0 {
-		names := newTally(sel)
-		if err := countGroups(selection{}.applyMatch(db, sel.nameMatch, ""), names); err != nil {
+		named := newTally(sel)
+		if err := countFacets(db, sel.match, sel.nameMatch, named); err != nil {
 			return nil, fmt.Errorf("search guides: %w", err)
 		}
-		offset = from - names.total
+		offset = from - named.total
 	}
-	rest, err := rank("NOT IN", res.PerPage-len(ids), offset)
+	var rest []uint
+	err = sel.otherMatches(db).Limit(res.PerPage-len(ids)).Offset(offset).Pluck("si.id", &rest).Error
 	if err != nil {
 		return nil, fmt.Errorf("search guides: %w", err)
 	}
 	return append(ids, rest...), nil
 }
 
-// rankTier orders the selected items of one tier, best first: the name
-// matches (tier "IN") or the others ("NOT IN"). The name matches are a
-// subset of the matches: the name expression is the same expression
-// restricted to the name column; its list is built once and checked on
-// each match before the item is read and scored.
-func (sel selection) rankTier(db *gorm.DB, tier string) *gorm.DB {
-	return sel.apply(db, "").
-		Where("+service_item_search.rowid "+tier+" (SELECT rowid FROM service_item_search WHERE service_item_search MATCH ?)", sel.nameMatch).
+// nameOrder ranks the name matches: those with the resident's own words
+// first, then those with the synonyms in the order they are listed (开公司
+// means 企业设立 before 企业开办), then by bm25 in the index of names, then
+// the most viewed. bm25 alone would put the rarest synonym first, which is
+// no better a match for being rare. Each alternative's matches are a list
+// built once.
+func (sel selection) nameOrder() clause.OrderBy {
+	var keys []string
+	var args []any
+	for _, t := range sel.terms {
+		if len(t.nameAlts) < 2 {
+			continue
+		}
+		var key strings.Builder
+		key.WriteString("CASE")
+		for i, alt := range t.nameAlts {
+			fmt.Fprintf(&key, " WHEN service_item_names.rowid IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?) THEN %d", i)
+			args = append(args, alt)
+		}
+		fmt.Fprintf(&key, " ELSE %d END", len(t.nameAlts))
+		keys = append(keys, key.String())
+	}
+	order := "bm25(service_item_names), si.view_count DESC, si.id"
+	if len(keys) > 0 {
+		order = strings.Join(keys, " + ") + ", " + order
+	}
+	return clause.OrderBy{Expression: clause.Expr{SQL: order, Vars: args, WithoutParentheses: true}}
+}
+
+// otherMatches orders the selected matches whose name lacks the words, best
+// first. The name matches' list is built once and checked on each match
+// before the item is read and scored.
+func (sel selection) otherMatches(db *gorm.DB) *gorm.DB {
+	return sel.matches(db).
+		Where("+(service_item_search.rowid >> ?) NOT IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?)",
+			facetBits, sel.nameMatch).
 		Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id")
 }
 
-// countGroups adds to t the selected items grouped by audience, theme and
-// department.
-func countGroups(q *gorm.DB, t *tally) error {
-	var groups []group
-	err := q.Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
-		Group("si.audience, si.theme_id, si.department_id").Scan(&groups).Error
+// countFacets adds to t the published items that match, grouped by
+// audience, theme and department, read from the facets of their index keys;
+// with nameMatch, only those whose name has the words.
+func countFacets(db *gorm.DB, match, nameMatch string, t *tally) error {
+	q := db.Table("service_item_search").Where("service_item_search MATCH ?", match)
+	if nameMatch != "" {
+		q = q.Where("+(service_item_search.rowid >> ?) IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?)",
+			facetBits, nameMatch)
+	}
+	var keys []struct {
+		Facets int64
+		N      int
+	}
+	err := q.Select("service_item_search.rowid & ? AS facets, COUNT(*) AS n", facetMask).Group("facets").Scan(&keys).Error
 	if err != nil {
 		return err
 	}
-	for _, g := range groups {
-		t.add(g)
+	for _, k := range keys {
+		g, published := facetGroup(k.Facets)
+		if published {
+			g.N = k.N
+			t.add(g)
+		}
 	}
 	return nil
 }
@@ -650,7 +823,7 @@ func countGroups(q *gorm.DB, t *tally) error {
 // over the covering index, the page in order of views.
 func (s *Store) browse(db *gorm.DB, sel selection, res *GuideResult, t *tally, themes []Theme, depts []Department) ([]uint, error) {
 	var groups []group
-	err := (selection{}).apply(db, "").
+	err := (selection{}).items(db).
 		Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
 		Group("si.audience, si.theme_id, si.department_id").
 		Scan(&groups).Error
@@ -665,7 +838,7 @@ func (s *Store) browse(db *gorm.DB, sel selection, res *GuideResult, t *tally, t
 		return nil, nil
 	}
 	var ids []uint
-	err = sel.apply(db, "").Order("si.view_count DESC, si.id").
+	err = sel.items(db).Order("si.view_count DESC, si.id").
 		Limit(res.PerPage).Offset((res.Page-1)*res.PerPage).Pluck("si.id", &ids).Error
 	if err != nil {
 		return nil, fmt.Errorf("find guides: %w", err)

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -93,6 +94,9 @@ func TestSearchFindsWhatResidentsType(t *testing.T) {
 		{"公积金提取", "提取住房公积金", "提取住房公积金"},
 		{"身份证补办", "居民身份证补领", ""},
 		{"开饭店", "食品经营许可", ""},
+		// The synonyms in the order listed: 开公司 is 企业设立 first; bm25
+		// alone would rank the rarer 企业开办 higher.
+		{"开公司", "企业开办", "企业设立"},
 		{"结婚", "结婚登记", "结婚登记"},
 		{"个税", "个人所得税", "个人所得税"},
 		// Traditional input is converted by the handlers; the store sees
@@ -212,7 +216,7 @@ func TestSearchUsesTheIndex(t *testing.T) {
 	sel.match, sel.nameMatch = joinExprs(terms, " AND ")
 	sql := s.db.ToSQL(func(tx *gorm.DB) *gorm.DB {
 		var ids []uint
-		return sel.apply(tx, "").Pluck("si.id", &ids)
+		return sel.matches(tx).Pluck("si.id", &ids)
 	})
 	var plan []struct {
 		Detail string
@@ -335,5 +339,207 @@ func TestSplitWords(t *testing.T) {
 		if got := splitWords(in); !reflect.DeepEqual(got, want) {
 			t.Errorf("splitWords(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSearchCountsFollowEdits moves an item to another department, theme
+// and audience, then withdraws and republishes it: after each change a
+// search lists it under what it is now, and the counts of every facet say
+// the same. On SQLite the counts come from facets carried in the search
+// index's keys, so they are also checked against a recount from the items'
+// own columns.
+func TestSearchCountsFollowEdits(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	it := guideOf(t, s, "11QHRSJ0001-01") // 企业职工基本养老保险待遇申领（退休）
+	const query = "养老"
+	facetOf := func(list []FacetCount, key string) int {
+		for _, f := range list {
+			if f.Key == key {
+				return f.Count
+			}
+		}
+		return 0
+	}
+	check := func(step, dept, theme string, aud Audience, listed bool) {
+		t.Helper()
+		res := mustFind(t, s, GuideFilter{Query: query, Department: dept, Theme: theme, Audience: aud, PerPage: 100})
+		found := false
+		for _, h := range res.Hits {
+			found = found || h.Code == it.Code
+		}
+		if found != listed {
+			t.Errorf("%s: listed under %s/%s/%s = %v, want %v", step, dept, theme, aud, found, listed)
+		}
+		all := mustFind(t, s, GuideFilter{Query: query})
+		byDept := mustFind(t, s, GuideFilter{Query: query, Department: dept})
+		byTheme := mustFind(t, s, GuideFilter{Query: query, Theme: theme})
+		if got := facetOf(all.Departments, dept); got != byDept.Total {
+			t.Errorf("%s: department %s counted %d, its listing has %d", step, dept, got, byDept.Total)
+		}
+		if got := facetOf(all.Themes, theme); got != byTheme.Total {
+			t.Errorf("%s: theme %s counted %d, its listing has %d", step, theme, got, byTheme.Total)
+		}
+		if s.dialect != dialectSQLite {
+			return
+		}
+		// The items' own columns, the index only for which items match.
+		var want []group
+		err := s.db.Table("service_items AS si").
+			Where("si.published = ? AND si.id IN (SELECT rowid >> 32 FROM service_item_search WHERE service_item_search MATCH ?)", true, all.searchMatch(t)).
+			Select("si.audience, si.theme_id, si.department_id, COUNT(*) AS n").
+			Group("si.audience, si.theme_id, si.department_id").Scan(&want).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		recount := newTally(selection{})
+		for _, g := range want {
+			recount.add(g)
+		}
+		var fromItems GuideResult
+		themes, _ := s.FindThemes(ctx)
+		depts, _ := s.FindDepartments(ctx)
+		recount.fill(&fromItems, themes, depts)
+		if !reflect.DeepEqual(fromItems.Departments, all.Departments) || !reflect.DeepEqual(fromItems.Themes, all.Themes) ||
+			!reflect.DeepEqual(fromItems.Audiences, all.Audiences) || fromItems.Total != all.Total {
+			t.Errorf("%s: counts from the index keys differ from a recount of the items:\nkeys  %d %v %v %v\nitems %d %v %v %v", step,
+				all.Total, all.Audiences, all.Themes, all.Departments,
+				fromItems.Total, fromItems.Audiences, fromItems.Themes, fromItems.Departments)
+		}
+	}
+	check("seeded", "rsj", "tuixiu", AudiencePerson, true)
+
+	in := GuideInputOf(it)
+	in.Department, in.Theme, in.Audience = "hzk", "huji", string(AudienceCompany)
+	if err := s.UpdateGuide(ctx, 0, it.ID, it.Version, in, Actor{Name: "中心管理员"}); err != nil {
+		t.Fatal(err)
+	}
+	check("moved", "hzk", "huji", AudienceCompany, true)
+	check("moved, old place", "rsj", "tuixiu", AudiencePerson, false)
+
+	it = guideOf(t, s, it.Code)
+	if _, err := s.SetGuidePublished(ctx, 0, it.ID, false, Actor{Name: "中心管理员"}); err != nil {
+		t.Fatal(err)
+	}
+	check("withdrawn", "hzk", "huji", AudienceCompany, false)
+	if _, err := s.SetGuidePublished(ctx, 0, it.ID, true, Actor{Name: "中心管理员"}); err != nil {
+		t.Fatal(err)
+	}
+	check("republished", "hzk", "huji", AudienceCompany, true)
+}
+
+// searchMatch is the FTS expression of the result's terms.
+func (r *GuideResult) searchMatch(t *testing.T) string {
+	t.Helper()
+	terms, err := parseQuery(strings.Join(r.Terms, " "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	match, _ := joinExprs(terms, " AND ")
+	return match
+}
+
+// TestSearchIndexMigration runs migration 13, which rebuilds the SQLite
+// search index with keys carrying the facets, over a catalogue indexed
+// already, as an existing database has it: every search lists the same
+// items with the same counts afterwards.
+func TestSearchIndexMigration(t *testing.T) {
+	s := newDemoStore(t)
+	skipUnlessSQLite(t, s, "migration 13 rebuilds the SQLite FTS5 index; the other databases' index is unchanged")
+	queries := []GuideFilter{{Query: "社保"}, {Query: "身份证", Department: "hzk"}, {Query: "税"},
+		{Query: "公积金 租房"}, {Query: "公积金提取"}, {Query: "养老", Audience: AudienceCompany}}
+	before := make([]*GuideResult, len(queries))
+	for i, f := range queries {
+		before[i] = mustFind(t, s, f)
+	}
+	var rebuild func(*gorm.DB) error
+	for _, m := range migrations() {
+		if m.version == 13 {
+			rebuild = m.up
+		}
+	}
+	// As before migration 13: the index holds every item under its id, and
+	// there is no index of names.
+	for _, stmt := range []string{
+		"DROP TABLE service_item_names",
+		"CREATE TABLE old_index AS SELECT rowid >> 32 AS id, name_grams, body_grams, chars FROM service_item_search",
+		"DELETE FROM service_item_search",
+		"INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) SELECT id, name_grams, body_grams, chars FROM old_index",
+	} {
+		if err := s.db.Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.Transaction(rebuild); err != nil {
+		t.Fatal(err)
+	}
+	var items, keys, nameRows int64
+	s.db.Table("service_items").Count(&items)
+	s.db.Table("service_item_search").Count(&keys)
+	s.db.Table("service_item_names").Count(&nameRows)
+	if keys != items || nameRows != items {
+		t.Fatalf("%d items, %d index rows, %d name rows", items, keys, nameRows)
+	}
+	for i, f := range queries {
+		after := mustFind(t, s, f)
+		if !reflect.DeepEqual(names(before[i]), names(after)) || before[i].Total != after.Total ||
+			!reflect.DeepEqual(before[i].Departments, after.Departments) || !reflect.DeepEqual(before[i].Themes, after.Themes) {
+			t.Errorf("%+v: before %d %q, after %d %q", f, before[i].Total, names(before[i]), after.Total, names(after))
+		}
+	}
+}
+
+// TestSearchPagesListEveryMatchOnce walks every page of searches whose
+// matches run past the name matches: each match is listed once, the name
+// matches first, and the pages add up to the total.
+func TestSearchPagesListEveryMatchOnce(t *testing.T) {
+	s := newDemoStore(t)
+	for _, f := range []GuideFilter{
+		{Query: "社保", PerPage: 4},
+		{Query: "身份证", PerPage: 3},
+		{Query: "公积金", PerPage: 5, Audience: AudiencePerson},
+		{Query: "税", PerPage: 4},
+		{Query: "登记", PerPage: 7, Department: "hzk"},
+	} {
+		t.Run(fmt.Sprintf("%s %s %s", f.Query, f.Audience, f.Department), func(t *testing.T) {
+			first := mustFind(t, s, f)
+			terms, err := parseQuery(f.Query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			inName := func(h GuideHit) bool {
+				for _, w := range terms[0].highlight {
+					if strings.Contains(h.Name, w) {
+						return true
+					}
+				}
+				return false
+			}
+			otherSeen := false
+			for page := 1; page <= first.Pages(); page++ {
+				f.Page = page
+				res := mustFind(t, s, f)
+				if res.Total != first.Total {
+					t.Fatalf("page %d: total %d, page 1 said %d", page, res.Total, first.Total)
+				}
+				for _, h := range res.Hits {
+					if seen[h.Code] {
+						t.Fatalf("page %d lists %s again", page, h.Code)
+					}
+					seen[h.Code] = true
+					if inName(h) && otherSeen {
+						t.Errorf("page %d: %q, a name match, comes after a match elsewhere", page, h.Name)
+					}
+					otherSeen = otherSeen || !inName(h)
+				}
+			}
+			if len(seen) != first.Total {
+				t.Fatalf("%d pages list %d items, the total is %d", first.Pages(), len(seen), first.Total)
+			}
+			if !otherSeen {
+				t.Fatalf("every match of %q is a name match: the test needs one whose name lacks it", f.Query)
+			}
+		})
 	}
 }
