@@ -277,9 +277,20 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 			return getOnce(client, "http://"+addr+"/ratings?month="+statsMonth+"&bench="+strconv.Itoa(i))
 		})
 	}
-	bigStats := statsOf(portal.addr)
+	// The page is measured on each data set by a portal started for it,
+	// so that the ratio compares the data, not a process that has just
+	// served three load phases with one that has served nothing. The
+	// figure after the load phases is reported beside it.
+	afterLoad := statsOf(portal.addr)
 	peak := portal.peakRSS()
 	portal.stop()
+	fresh, err := startPortal(portalBin, filepath.Join(work, "big.db"), filepath.Join(work, "portal-big-stats.log"))
+	if err != nil {
+		return err
+	}
+	bigStats := statsOf(fresh.addr)
+	peak = max(peak, fresh.peakRSS())
+	fresh.stop()
 	small, err := startPortal(portalBin, filepath.Join(work, "small.db"), filepath.Join(work, "portal-small.log"))
 	if err != nil {
 		return err
@@ -294,6 +305,9 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 		row{figure: fmt.Sprintf("statistics page p50: %d vs %d ratings", cfg.big.Ratings, cfg.small.Ratings),
 			ours: ms(bigStats.p50), baseline: ms(smallStats.p50), ratio: fmt.Sprintf("%.2f", statsRatio),
 			target: "≤ 1.5 ×", pass: statsRatio <= 1.5, judged: true},
+		row{figure: fmt.Sprintf("statistics page p50: %d ratings, right after the load phases", cfg.big.Ratings),
+			ours: ms(afterLoad.p50), baseline: ms(smallStats.p50),
+			ratio: fmt.Sprintf("%.2f", float64(afterLoad.p50)/float64(max(smallStats.p50, 1)))},
 		row{figure: "peak RSS (VmHWM) of the portal", ours: fmt.Sprintf("%.0f MB", float64(peak)/(1<<20)),
 			target: "< 200 MB", pass: peak < 200<<20, judged: true},
 		row{figure: "start-up until /readyz answers", ours: ms(startup), target: "< 1 s", pass: startup < time.Second, judged: true})
