@@ -46,8 +46,8 @@ type Store struct {
 	checkpointDone chan struct{}
 	// counters caches the ratable counters on SQLite (FindRatableCounter).
 	counters *counterCache
-	// addresses counts the addresses' recent ratings for the writer.
-	addresses addressCounts
+	// recent is what the writer remembers of the recent ratings.
+	recent recentRatings
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for

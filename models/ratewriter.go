@@ -89,17 +89,17 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		}
 		return
 	}
-	if err := s.loadAddressCounts(batch[0].now); err != nil {
+	if err := s.loadRecentRatings(batch[0].now, batch[0].rules.Window); err != nil {
 		for _, r := range batch {
 			r.reply <- rateResult{err: err}
 		}
 		return
 	}
 	failed := make([]bool, len(batch))
-	var pending map[string]map[int64]int
+	var pending *pendingRatings
 	for {
 		failedAt := -1
-		pending = map[string]map[int64]int{}
+		pending = &pendingRatings{addresses: map[string]map[int64]int{}, devices: map[deviceKey]int64{}}
 		// The batch is not any one rater's: a rater who gave up must not
 		// roll back the others, so the transaction runs without their
 		// contexts.
@@ -128,7 +128,8 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		failed[failedAt] = true
 	}
 	if err == nil {
-		s.addresses.commit(pending, batch[0].now)
+		s.recent.addresses.commit(pending.addresses, batch[0].now)
+		s.recent.devices.commit(pending.devices, batch[0].now)
 		for _, res := range results {
 			if res.rec != nil {
 				// The writer's connection is not the tracked pool: the
@@ -155,7 +156,9 @@ func (s *Store) commitRatings(batch []rateRequest) {
 var rateSQL = struct {
 	device, address, insert, totals, months, deptMonths string
 }{
-	// The checks are ranges of idx_ratings_device and idx_ratings_address
+	// The checks are ranges of idx_ratings_device (PostgreSQL and MySQL;
+	// on SQLite the writer knows the window's ratings, and its rare check
+	// further back reads idx_ratings_created_at) and of idx_ratings_address
 	// (TestRatingChecksUseIndexes).
 	device: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
 		WHERE counter_id = ? AND device_hash = ? AND created_at > ? LIMIT 1) AS r`,
@@ -216,14 +219,14 @@ func (st *rateStmts) close() {
 // storeRating checks the anti-abuse rules and stores one rating, its running
 // totals and, for a 差评, its case. It runs inside the batch's transaction,
 // so the checks see the ratings committed and those earlier in the batch.
-func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending map[string]map[int64]int, req rateRequest) (*RatingReceipt, error) {
+func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending *pendingRatings, req rateRequest) (*RatingReceipt, error) {
 	in, rules, now, ctr := req.in, req.rules, req.now, req.ctr
 	sqlTx, ok := tx.Statement.ConnPool.(*sql.Tx)
 	if !ok {
 		return nil, errors.New("rating writer: not in a transaction")
 	}
 	ctx := context.Background()
-	rt := stmtRules{ctx: ctx, tx: sqlTx, st: st, counts: &s.addresses, pending: pending}
+	rt := stmtRules{ctx: ctx, tx: sqlTx, st: st, recent: &s.recent, pending: pending}
 	if err := checkRateRules(rt, req); err != nil {
 		return nil, err
 	}
@@ -254,7 +257,7 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending map[string]map[i
 	if _, err := sqlTx.StmtContext(ctx, st.deptMonths).Exec(day[:7], r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
-	rt.stored(req.address, now)
+	rt.stored(req)
 	rec := &RatingReceipt{Rating: r}
 	if IsBad(r.Level) {
 		c, err := s.openCase(tx, r, rules, now)
@@ -266,32 +269,61 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending map[string]map[i
 	return rec, nil
 }
 
-// loadAddressCounts counts the addresses' ratings of the last two hours
-// before the writer's first batch, from then on kept by its commits.
-func (s *Store) loadAddressCounts(now time.Time) error {
-	if s.addresses.loaded {
+// recentRatings is what the rating writer remembers of the recent ratings,
+// so that the anti-abuse rules need not read them: the addresses' hourly
+// counts and the phones' latest rating of each counter.
+type recentRatings struct {
+	addresses addressCounts
+	devices   recentDevices
+}
+
+// pendingRatings are the ratings of the batch in hand, until it commits.
+type pendingRatings struct {
+	addresses map[string]map[int64]int
+	devices   map[deviceKey]int64
+}
+
+// loadRecentRatings reads the ratings of the last two hours (for the
+// address counts) and of the rating window and an hour more (for the
+// phones) before the writer's first batch; from then on the writer's
+// commits keep them. The read is a range of idx_ratings_created_at.
+func (s *Store) loadRecentRatings(now time.Time, window time.Duration) error {
+	if s.recent.addresses.loaded {
 		return nil
 	}
-	from := hourOf(now) - 1
-	rows, err := s.w.Model(&Rating{}).Select("address_hash", "created_at").
-		Where("created_at >= ?", time.Unix(from*3600, 0).UTC()).Rows()
+	fromHour := hourOf(now) - 1
+	addressesFrom := time.Unix(fromHour*3600, 0).UTC()
+	devicesFrom := now.Add(-window - time.Hour).UTC()
+	from := addressesFrom
+	if devicesFrom.Before(from) {
+		from = devicesFrom
+	}
+	rows, err := s.w.Model(&Rating{}).Select("counter_id", "device_hash", "address_hash", "created_at").
+		Where("created_at >= ?", from).Rows()
 	if err != nil {
-		return fmt.Errorf("count recent ratings by address: %w", err)
+		return fmt.Errorf("read recent ratings: %w", err)
 	}
 	defer rows.Close()
 	counts := map[string]map[int64]int{}
+	devices := recentDevices{horizon: devicesFrom, loaded: true, last: map[deviceKey]int64{}, window: window}
 	for rows.Next() {
-		var address string
+		var counter uint
+		var device, address string
 		var at time.Time
-		if err := rows.Scan(&address, &at); err != nil {
-			return fmt.Errorf("count recent ratings by address: %w", err)
+		if err := rows.Scan(&counter, &device, &address, &at); err != nil {
+			return fmt.Errorf("read recent ratings: %w", err)
 		}
-		add(counts, address, hourOf(at), 1)
+		if !at.Before(addressesFrom) {
+			add(counts, address, hourOf(at), 1)
+		}
+		if at.After(devicesFrom) {
+			devices.note(devices.last, counter, device, at)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("count recent ratings by address: %w", err)
+		return fmt.Errorf("read recent ratings: %w", err)
 	}
-	s.addresses = addressCounts{horizon: from, loaded: true, byHour: counts}
+	s.recent = recentRatings{addresses: addressCounts{horizon: fromHour, loaded: true, byHour: counts}, devices: devices}
 	return nil
 }
 

@@ -16,11 +16,14 @@ import (
 type ruleQueries interface {
 	// count runs a statement that returns one number.
 	count(query string, args ...any) (int64, error)
+	// deviceRated reports whether a phone rated a counter after since, if
+	// it knows without reading the ratings.
+	deviceRated(counter uint, device string, since time.Time) (rated, ok bool)
 	// addressBound returns at least the number of an address's ratings
 	// after now - 1 hour, if it knows one without reading them.
 	addressBound(address string, now time.Time) (n int64, ok bool)
-	// stored tells that a rating from address, at, is stored.
-	stored(address string, at time.Time)
+	// stored tells that the rating asked for is stored.
+	stored(req rateRequest)
 }
 
 // checkRateRules refuses a rating from a phone that rated the counter in
@@ -28,11 +31,16 @@ type ruleQueries interface {
 // (ErrRateLimited). It runs in the rating's transaction, after the locks
 // that serialise the ratings it compares.
 func checkRateRules(q ruleQueries, req rateRequest) error {
-	n, err := q.count(rateSQL.device, req.ctr.ID, req.device, req.now.Add(-req.rules.Window))
-	if err != nil {
-		return err
+	since := req.now.Add(-req.rules.Window)
+	rated, known := q.deviceRated(req.ctr.ID, req.device, since)
+	if !known {
+		n, err := q.count(rateSQL.device, req.ctr.ID, req.device, since)
+		if err != nil {
+			return err
+		}
+		rated = n > 0
 	}
-	if n > 0 {
+	if rated {
 		return ErrAlreadyRated
 	}
 	limit := req.rules.PerAddressPerHour
@@ -42,7 +50,7 @@ func checkRateRules(q ruleQueries, req rateRequest) error {
 	if n, ok := q.addressBound(req.address, req.now); ok && n < int64(limit) {
 		return nil
 	}
-	n, err = q.count(rateSQL.address, req.address, req.now.Add(-time.Hour), limit)
+	n, err := q.count(rateSQL.address, req.address, req.now.Add(-time.Hour), limit)
 	if err != nil {
 		return err
 	}
@@ -53,14 +61,14 @@ func checkRateRules(q ruleQueries, req rateRequest) error {
 }
 
 // stmtRules runs the rules on the rating writer's prepared statements and
-// its counts of the addresses' hours; pending counts the batch's ratings
-// until it commits.
+// what it remembers of the recent ratings; pending holds the batch's
+// ratings until it commits.
 type stmtRules struct {
 	ctx     context.Context
 	tx      *sql.Tx
 	st      *rateStmts
-	counts  *addressCounts
-	pending map[string]map[int64]int
+	recent  *recentRatings
+	pending *pendingRatings
 }
 
 func (r stmtRules) count(query string, args ...any) (int64, error) {
@@ -78,11 +86,18 @@ func (r stmtRules) count(query string, args ...any) (int64, error) {
 	return n, err
 }
 
-func (r stmtRules) addressBound(address string, now time.Time) (int64, bool) {
-	return r.counts.bound(r.pending, address, now)
+func (r stmtRules) deviceRated(counter uint, device string, since time.Time) (bool, bool) {
+	return r.recent.devices.rated(r.pending.devices, counter, device, since)
 }
 
-func (r stmtRules) stored(address string, at time.Time) { add(r.pending, address, hourOf(at), 1) }
+func (r stmtRules) addressBound(address string, now time.Time) (int64, bool) {
+	return r.recent.addresses.bound(r.pending.addresses, address, now)
+}
+
+func (r stmtRules) stored(req rateRequest) {
+	add(r.pending.addresses, req.address, hourOf(req.now), 1)
+	r.recent.devices.note(r.pending.devices, req.ctr.ID, req.device, req.now)
+}
 
 // gormRules runs the rules through a GORM transaction. PostgreSQL and
 // MySQL serve any number of portal instances, so no instance knows all the
@@ -95,6 +110,8 @@ func (r gormRules) count(query string, args ...any) (int64, error) {
 	return n, err
 }
 
+func (gormRules) deviceRated(uint, string, time.Time) (bool, bool) { return false, false }
+
 func (gormRules) addressBound(string, time.Time) (int64, bool) { return 0, false }
 
-func (gormRules) stored(string, time.Time) {}
+func (gormRules) stored(rateRequest) {}
