@@ -13,7 +13,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 6
+const BenchDataVersion = 7
 
 // ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
 // MySQL: the benchmark's data set is a SQLite file.
@@ -263,31 +263,40 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 				SELECT id, created_at, '系统', '', ?, '群众评价“不满意”，自动生成督办单' FROM cases`, CaseAwaitingCallback).Error; err != nil {
 				return err
 			}
-			return tx.Exec(`INSERT INTO case_events (case_id, created_at, actor, "from", "to", note)
-				SELECT id, closed_at, '窗口负责人', ?, ?, '办结（已整改）：' || resolution FROM cases`, CaseRectifying, CaseClosed).Error
+			if err := tx.Exec(`INSERT INTO case_events (case_id, created_at, actor, "from", "to", note)
+				SELECT id, closed_at, '窗口负责人', ?, ?, '办结（已整改）：' || resolution FROM cases`, CaseRectifying, CaseClosed).Error; err != nil {
+				return err
+			}
+			if err := tx.Exec(`DELETE FROM case_department_months`).Error; err != nil {
+				return err
+			}
+			return fillCaseTotals(tx)
 		})
 	})
 }
 
 // CheckBenchData checks a generated data set cheaply enough for ten million
 // ratings: the daily, monthly and departments' monthly totals add up to the
-// ratings, and every 差评 has its case. (TotalsMismatch compares row by row;
-// the tests run it on small sets.)
+// ratings, every 差评 has its case, and the departments' monthly case counts
+// add up to the cases. (TotalsMismatch compares row by row; the tests run it
+// on small sets.)
 func (s *Store) CheckBenchData(ctx context.Context) error {
-	var got struct{ Ratings, Totals, Months, DepartmentMonths, Bad, Cases int64 }
+	var got struct{ Ratings, Totals, Months, DepartmentMonths, Bad, Cases, CaseTotals int64 }
 	err := s.db.WithContext(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_days) AS totals,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_months) AS months,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_department_months) AS department_months,
 		(SELECT COUNT(*) FROM ratings WHERE level <= 2) AS bad,
-		(SELECT COUNT(*) FROM cases) AS cases`).Scan(&got).Error
+		(SELECT COUNT(*) FROM cases) AS cases,
+		(SELECT COALESCE(SUM(cases), 0) FROM case_department_months) AS case_totals`).Scan(&got).Error
 	if err != nil {
 		return fmt.Errorf("check bench data: %w", err)
 	}
-	if got.Ratings != got.Totals || got.Ratings != got.Months || got.Ratings != got.DepartmentMonths || got.Bad != got.Cases {
-		return fmt.Errorf("check bench data: %d ratings but totals of %d by day, %d by month, %d by department and month; %d 差评 but %d cases",
-			got.Ratings, got.Totals, got.Months, got.DepartmentMonths, got.Bad, got.Cases)
+	if got.Ratings != got.Totals || got.Ratings != got.Months || got.Ratings != got.DepartmentMonths ||
+		got.Bad != got.Cases || got.Cases != got.CaseTotals {
+		return fmt.Errorf("check bench data: %d ratings but totals of %d by day, %d by month, %d by department and month; %d 差评 but %d cases, counted as %d",
+			got.Ratings, got.Totals, got.Months, got.DepartmentMonths, got.Bad, got.Cases, got.CaseTotals)
 	}
 	return nil
 }

@@ -21,6 +21,12 @@ const (
 	CaseClosed           = "已办结"
 )
 
+// openCaseStates are the states of a case not yet closed, for the queries
+// that read open cases by the state's index.
+func openCaseStates() []string {
+	return []string{CaseAwaitingCallback, CaseCalledBack, CaseVerified, CaseRectifying}
+}
+
 // The findings of a 核实.
 const (
 	FindingTrue       = "属实"
@@ -134,6 +140,9 @@ func (s *Store) openCase(tx *gorm.DB, r Rating, rules RatingRules, now time.Time
 	if err := tx.Omit("Rating", "Counter", "Department").Create(&c).Error; err != nil {
 		return nil, err
 	}
+	if err := addCaseTotals(tx, c.DepartmentID, c.CreatedAt, 1, 0, 0); err != nil {
+		return nil, err
+	}
 	ev := CaseEvent{CaseID: c.ID, CreatedAt: now, Actor: "系统", To: CaseAwaitingCallback,
 		Note: "群众评价“" + LevelLabel(r.Level) + "”，自动生成督办单"}
 	if err := tx.Create(&ev).Error; err != nil {
@@ -238,13 +247,16 @@ func (s *Store) advance(ctx context.Context, caseID, departmentID uint, by Actor
 }
 
 func (s *Store) saveStep(tx *gorm.DB, c *Case, actor string, now time.Time, apply func(c *Case) (string, error)) error {
-	from := c.State
+	from, wasOnTime := c.State, c.ClosedOnTime
 	note, err := apply(c)
 	if err != nil {
 		return err
 	}
 	c.UpdatedAt = now
 	if err := tx.Omit("Rating", "Counter", "Department", "Events").Save(c).Error; err != nil {
+		return err
+	}
+	if err := caseStepTotals(tx, c, from == CaseClosed, wasOnTime); err != nil {
 		return err
 	}
 	return tx.Create(&CaseEvent{CaseID: c.ID, CreatedAt: now, Actor: actor, From: from, To: c.State, Note: note}).Error

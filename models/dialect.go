@@ -226,10 +226,22 @@ func CreateDatabase(ctx context.Context, serverURL, prefix string) (dbURL string
 	return nu.String(), drop, nil
 }
 
+// dialectOf is the dialect of a GORM connection, for the migrations,
+// which have no Store.
+func dialectOf(db *gorm.DB) dialect {
+	switch db.Dialector.Name() {
+	case "postgres":
+		return dialectPostgres
+	case "mysql":
+		return dialectMySQL
+	}
+	return dialectSQLite
+}
+
 // localDaySQL is the SQL for the calendar day (2006-01-02, Beijing time,
 // UTC+8 all year) of a UTC timestamp column, as the rating totals key it.
-func (s *Store) localDaySQL(col string) string {
-	switch s.dialect {
+func (d dialect) localDaySQL(col string) string {
+	switch d {
 	case dialectPostgres:
 		return "to_char((" + col + " AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-DD')"
 	case dialectMySQL:

@@ -144,6 +144,12 @@ func migrations() []migration {
 			}
 			return tx.Exec(`DROP INDEX IF EXISTS idx_ratings_device`).Error
 		}},
+		{15, "monthly running counts of departments' cases, for the 亮单's figures", func(tx *gorm.DB) error {
+			if err := tx.AutoMigrate(&CaseDepartmentMonth{}); err != nil {
+				return err
+			}
+			return fillCaseTotals(tx)
+		}},
 	}
 }
 

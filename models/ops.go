@@ -39,7 +39,7 @@ func (s *Store) FindOpsFigures(ctx context.Context, now time.Time) (OpsFigures, 
 	err := s.db.WithContext(ctx).Model(&Case{}).
 		Select(`COUNT(*) AS open, SUM(CASE WHEN (state = ? AND callback_due < ?) OR (state <> ? AND rectify_due < ?) THEN 1 ELSE 0 END) AS overdue`,
 			CaseAwaitingCallback, now.UTC(), CaseAwaitingCallback, now.UTC()).
-		Where("state IN ?", []string{CaseAwaitingCallback, CaseCalledBack, CaseVerified, CaseRectifying}).
+		Where("state IN ?", openCaseStates()).
 		Scan(&cases).Error
 	if err != nil {
 		return f, fmt.Errorf("ops figures: %w", err)

@@ -147,12 +147,13 @@ func (s *Store) counterTallies(db *gorm.DB, month string) ([]UnitTally, error) {
 }
 
 // TotalsMismatch compares the running totals with a recount of the stored
-// ratings, the counters' monthly totals with their daily ones, and the
-// departments' monthly totals with the counters', and returns how many
+// ratings, the counters' monthly totals with their daily ones, the
+// departments' monthly totals with the counters', and the departments'
+// monthly case counts with a recount of the cases, and returns how many
 // rows differ. Zero is the only healthy answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 	var n int
-	day := s.localDaySQL("created_at")
+	day := s.dialect.localDaySQL("created_at")
 	err := s.db.WithContext(ctx).Raw(`
 		SELECT COUNT(*) FROM (
 			SELECT counter_id, day, total, satisfied, bad FROM rating_days WHERE total <> 0
@@ -183,7 +184,11 @@ func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
 		}
 		bad += k
 	}
-	return bad, nil
+	k, err := caseTotalsMismatch(s.db.WithContext(ctx))
+	if err != nil {
+		return 0, err
+	}
+	return bad + k, nil
 }
 
 // CaseFilter selects the published cases (亮单).
@@ -256,14 +261,18 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		monthStart = start
 		q = q.Where("cases.closed_at >= ? AND cases.closed_at < ?", start.UTC(), start.AddDate(0, 1, 0).UTC())
 	}
-	var total int64
-	err := q.Count(&total).Error
-	if err != nil {
-		return nil, fmt.Errorf("published cases: %w", err)
+	// Without a month, the number of closed cases is the departments'
+	// figures' sum (below); a month of closing is a short range of
+	// idx_cases_closed.
+	if f.Month != "" {
+		var total int64
+		if err := q.Count(&total).Error; err != nil {
+			return nil, fmt.Errorf("published cases: %w", err)
+		}
+		l.Total = int(total)
 	}
-	l.Total = int(total)
 	var cases []Case
-	err = q.Preload("Rating").Preload("Counter").Preload("Department").
+	err := q.Preload("Rating").Preload("Counter").Preload("Department").
 		Order("cases.closed_at DESC, cases.id DESC").Limit(l.PerPage).Offset((l.Page - 1) * l.PerPage).
 		Find(&cases).Error
 	if err != nil {
@@ -279,46 +288,66 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		l.Cases = append(l.Cases, pc)
 	}
 	// The figures follow the filters: the chosen department, and the cases
-	// opened in the chosen month. One grouped pass over the covering index
-	// idx_cases_figures gives them all, instead of four counts per
-	// department.
+	// opened in the chosen month. Cases, closed and on time are running
+	// counts by department and month (case_department_months); only the
+	// overdue, which depend on the time, are counted, among the open cases.
+	counts := map[uint]*struct{ Cases, Closed, OnTime, Overdue int }{}
+	entry := func(id uint) *struct{ Cases, Closed, OnTime, Overdue int } {
+		if counts[id] == nil {
+			counts[id] = &struct{ Cases, Closed, OnTime, Overdue int }{}
+		}
+		return counts[id]
+	}
+	tq := db.Table("case_department_months").
+		Select("department_id, SUM(cases) AS cases, SUM(closed) AS closed, SUM(on_time) AS on_time").Group("department_id")
 	now = now.UTC()
-	fq := db.Table("cases AS c").
-		Select(`c.department_id AS id, COUNT(*) AS cases,
-			SUM(CASE WHEN c.state = ? THEN 1 ELSE 0 END) AS closed,
-			SUM(CASE WHEN c.state = ? AND c.closed_on_time THEN 1 ELSE 0 END) AS on_time,
-			SUM(CASE WHEN c.state <> ? AND ((c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?))
-				THEN 1 ELSE 0 END) AS overdue`,
-			CaseClosed, CaseClosed, CaseClosed, CaseAwaitingCallback, now, CaseAwaitingCallback, now).
+	oq := db.Table("cases AS c").Select("c.department_id, COUNT(*) AS overdue").
+		Where("c.state IN ?", openCaseStates()).
+		Where("(c.state = ? AND c.callback_due < ?) OR (c.state <> ? AND c.rectify_due < ?)",
+			CaseAwaitingCallback, now, CaseAwaitingCallback, now).
 		Group("c.department_id")
 	if deptID != 0 {
-		fq = fq.Where("c.department_id = ?", deptID)
+		tq = tq.Where("department_id = ?", deptID)
+		oq = oq.Where("c.department_id = ?", deptID)
 	}
 	if !monthStart.IsZero() {
-		fq = fq.Where("c.created_at >= ? AND c.created_at < ?", monthStart.UTC(), monthStart.AddDate(0, 1, 0).UTC())
+		tq = tq.Where("month = ?", MonthOf(monthStart))
+		oq = oq.Where("c.created_at >= ? AND c.created_at < ?", monthStart.UTC(), monthStart.AddDate(0, 1, 0).UTC())
 	}
-	var counts []struct {
-		ID                             uint
-		Cases, Closed, OnTime, Overdue int
+	var totals []struct {
+		DepartmentID          uint
+		Cases, Closed, OnTime int
 	}
-	if err := fq.Scan(&counts).Error; err != nil {
+	if err := tq.Scan(&totals).Error; err != nil {
 		return nil, fmt.Errorf("case figures: %w", err)
+	}
+	for _, t := range totals {
+		e := entry(t.DepartmentID)
+		e.Cases, e.Closed, e.OnTime = t.Cases, t.Closed, t.OnTime
+	}
+	var overdue []struct {
+		DepartmentID uint
+		Overdue      int
+	}
+	if err := oq.Scan(&overdue).Error; err != nil {
+		return nil, fmt.Errorf("case figures: %w", err)
+	}
+	for _, o := range overdue {
+		entry(o.DepartmentID).Overdue = o.Overdue
 	}
 	var depts []Department
 	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
 		return nil, fmt.Errorf("case figures: %w", err)
 	}
-	byDept := make(map[uint]int, len(counts))
-	for i, c := range counts {
-		byDept[c.ID] = i
-	}
 	for _, d := range depts {
-		f := DepartmentCaseFigures{Slug: d.Slug, Name: d.Name}
-		if i, ok := byDept[d.ID]; ok {
-			c := counts[i]
-			f.Cases, f.Closed, f.OnTime, f.Overdue = c.Cases, c.Closed, c.OnTime, c.Overdue
+		fig := DepartmentCaseFigures{Slug: d.Slug, Name: d.Name}
+		if c := counts[d.ID]; c != nil {
+			fig.Cases, fig.Closed, fig.OnTime, fig.Overdue = c.Cases, c.Closed, c.OnTime, c.Overdue
 		}
-		l.Figures = append(l.Figures, f)
+		l.Figures = append(l.Figures, fig)
+		if f.Month == "" {
+			l.Total += fig.Closed
+		}
 	}
 	return l, nil
 }

@@ -240,7 +240,10 @@ func TestStatisticsUseIndexes(t *testing.T) {
 				detail, sql := st[0], st[1]
 				table := planTable(detail, sql)
 				scan := strings.HasPrefix(detail, "SCAN ") && !strings.HasPrefix(detail, "SCAN CONSTANT")
-				small := table == "departments" || table == "counters" || strings.Contains(detail, "COVERING INDEX")
+				// case_department_months has a row per department and
+				// month: it grows with time, not with cases.
+				small := table == "departments" || table == "counters" || table == "case_department_months" ||
+					strings.Contains(detail, "COVERING INDEX")
 				// A page's ratings by primary key are bounded by the page.
 				byKey := strings.Contains(detail, "USING INTEGER PRIMARY KEY")
 				if (table == "ratings" && !byKey) || (scan && !small) {
