@@ -291,12 +291,12 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 	// opened in the chosen month. Cases, closed and on time are running
 	// counts by department and month (case_department_months); only the
 	// overdue, which depend on the time, are counted, among the open cases.
-	counts := map[uint]*struct{ Cases, Closed, OnTime, Overdue int }{}
-	entry := func(id uint) *struct{ Cases, Closed, OnTime, Overdue int } {
-		if counts[id] == nil {
-			counts[id] = &struct{ Cases, Closed, OnTime, Overdue int }{}
+	figures := map[uint]*DepartmentCaseFigures{}
+	figuresOf := func(id uint) *DepartmentCaseFigures {
+		if figures[id] == nil {
+			figures[id] = &DepartmentCaseFigures{}
 		}
-		return counts[id]
+		return figures[id]
 	}
 	tq := db.Table("case_department_months").
 		Select("department_id, SUM(cases) AS cases, SUM(closed) AS closed, SUM(on_time) AS on_time").Group("department_id")
@@ -322,8 +322,8 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		return nil, fmt.Errorf("case figures: %w", err)
 	}
 	for _, t := range totals {
-		e := entry(t.DepartmentID)
-		e.Cases, e.Closed, e.OnTime = t.Cases, t.Closed, t.OnTime
+		fig := figuresOf(t.DepartmentID)
+		fig.Cases, fig.Closed, fig.OnTime = t.Cases, t.Closed, t.OnTime
 	}
 	var overdue []struct {
 		DepartmentID uint
@@ -333,17 +333,18 @@ func (s *Store) FindPublishedCases(ctx context.Context, f CaseFilter, now time.T
 		return nil, fmt.Errorf("case figures: %w", err)
 	}
 	for _, o := range overdue {
-		entry(o.DepartmentID).Overdue = o.Overdue
+		figuresOf(o.DepartmentID).Overdue = o.Overdue
 	}
 	var depts []Department
 	if err := db.Order("sort, id").Find(&depts).Error; err != nil {
 		return nil, fmt.Errorf("case figures: %w", err)
 	}
 	for _, d := range depts {
-		fig := DepartmentCaseFigures{Slug: d.Slug, Name: d.Name}
-		if c := counts[d.ID]; c != nil {
-			fig.Cases, fig.Closed, fig.OnTime, fig.Overdue = c.Cases, c.Closed, c.OnTime, c.Overdue
+		var fig DepartmentCaseFigures
+		if c := figures[d.ID]; c != nil {
+			fig = *c
 		}
+		fig.Slug, fig.Name = d.Slug, d.Name
 		l.Figures = append(l.Figures, fig)
 		if f.Month == "" {
 			l.Total += fig.Closed
