@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -24,8 +25,11 @@ func (h *Handler) render(c echo.Context, status int, component templ.Component) 
 	}
 	body := buf.Bytes()
 	hdr := c.Response().Header()
-	// The same URL answers differently by the display cookies.
-	hdr.Add(echo.HeaderVary, "Cookie")
+	// The same URL answers differently by the display cookies (the CSRF
+	// middleware may have said so already).
+	if !slices.Contains(hdr[echo.HeaderVary], echo.HeaderCookie) {
+		hdr.Add(echo.HeaderVary, echo.HeaderCookie)
+	}
 	if displayOf(c.Request()).traditional {
 		body = h.chinese.TraditionalHTML(body)
 		hdr.Set("Content-Language", "zh-Hant")
