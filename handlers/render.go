@@ -88,32 +88,3 @@ func (h *Handler) absoluteURL(c echo.Context, path string) string {
 	}
 	return base + path
 }
-
-// setFlash keeps a one-time message for the next page the user sees, after
-// a post/redirect/get.
-func (h *Handler) setFlash(c echo.Context, msg string) error {
-	sess, _ := h.sessions.Get(c.Request(), sessionName)
-	sess.AddFlash(msg)
-	return sess.Save(c.Request(), c.Response())
-}
-
-// popFlash returns and clears the one-time message, if any. A missing or
-// tampered cookie just means no message.
-func (h *Handler) popFlash(c echo.Context) string {
-	if _, err := c.Cookie(sessionName); err != nil {
-		return ""
-	}
-	sess, err := h.sessions.Get(c.Request(), sessionName)
-	if err != nil {
-		return ""
-	}
-	flashes := sess.Flashes()
-	if len(flashes) == 0 {
-		return ""
-	}
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		return ""
-	}
-	msg, _ := flashes[0].(string)
-	return msg
-}
