@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -17,6 +19,7 @@ const (
 	labelSessionBlock = "portal session cookie aes v1"
 	labelRater        = "portal rater cookie hmac v1"
 	labelPseudonym    = "portal address pseudonym hmac v1"
+	labelFlash        = "portal flash cookie aes-gcm v1"
 )
 
 // keyRing holds the keys derived from the configured secrets, newest first:
@@ -27,6 +30,9 @@ type keyRing struct {
 	sessionPairs [][]byte
 	// rater signs the rater cookie; all are accepted, the first signs.
 	rater [][]byte
+	// flash seal the one-time message cookie (flash.go); all open, the
+	// first seals.
+	flash []cipher.AEAD
 	// pseudonym keys the pseudonyms of network addresses. Only the newest
 	// is used: after a rotation, per-address counts start afresh (they span
 	// an hour at most).
@@ -54,6 +60,15 @@ func newKeyRing(secrets [][]byte) (*keyRing, error) {
 		}
 		kr.sessionPairs = append(kr.sessionPairs, derive(labelSessionHash), derive(labelSessionBlock))
 		kr.rater = append(kr.rater, derive(labelRater))
+		block, err := aes.NewCipher(derive(labelFlash))
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		kr.flash = append(kr.flash, aead)
 		if i == 0 {
 			kr.pseudonym = derive(labelPseudonym)
 		}

@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -98,21 +101,92 @@ func (h *Handler) logRequest(c echo.Context, status int, latency time.Duration) 
 
 // csrfProtection guards every state-changing request of its routes with a
 // token in a cookie and the form (double submit); the GET routes of the
-// same group set the cookie.
+// same group set the cookie. It replaces echo's CSRF middleware, which cost
+// a fifth of the server's time on the rating flow (it formats and re-sets
+// the cookie on every response, POSTs included) and let a request that
+// says Sec-Fetch-Site: same-origin through without any token. This one is
+// stricter: the token is always checked, only in the request body (never
+// the query string), and a cross-site post is refused before that.
 func (h *Handler) csrfProtection() echo.MiddlewareFunc {
-	return middleware.CSRFWithConfig(middleware.CSRFConfig{
-		TokenLookup:    "form:_csrf",
-		CookieName:     csrfCookie,
-		CookiePath:     "/",
-		CookieHTTPOnly: true,
-		CookieSecure:   h.secureCookies,
-		CookieSameSite: http.SameSiteLaxMode,
-		ContextKey:     "csrf",
-		ErrorHandler: func(err error, c echo.Context) error {
-			return echo.NewHTTPError(http.StatusForbidden, csrfFailure)
-		},
-	})
+	attrs := "; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax"
+	if h.secureCookies {
+		attrs += "; Secure"
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			token := ""
+			if ck, err := req.Cookie(csrfCookie); err == nil && wellFormedCSRFToken(ck.Value) {
+				token = ck.Value
+			}
+			switch req.Method {
+			case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+				if token == "" {
+					token = newCSRFToken()
+				}
+				// Set again on every page, so that the token lives a day
+				// after the last page that showed a form.
+				hdr := c.Response().Header()
+				hdr.Add(echo.HeaderSetCookie, csrfCookie+"="+token+attrs)
+				hdr.Add(echo.HeaderVary, echo.HeaderCookie)
+			default:
+				if !csrfTokenMatches(req, token) {
+					return echo.NewHTTPError(http.StatusForbidden, csrfFailure)
+				}
+			}
+			c.Set(csrfContextKey, token)
+			return next(c)
+		}
+	}
 }
+
+// csrfTokenMatches reports whether a state-changing request carries the
+// cookie's token in its body. A browser that says the post comes from
+// another site is refused whatever it carries.
+func csrfTokenMatches(req *http.Request, token string) bool {
+	if req.Header.Get("Sec-Fetch-Site") == "cross-site" || token == "" {
+		return false
+	}
+	if req.PostForm == nil {
+		// As Request.FormValue does; a body over the limit fails the check.
+		if err := req.ParseMultipartForm(32 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+			return false
+		}
+	}
+	sent := req.PostForm[csrfFormField]
+	return len(sent) == 1 && subtle.ConstantTimeCompare([]byte(sent[0]), []byte(token)) == 1
+}
+
+// newCSRFToken returns a new random token: 192 bits, in cookie-safe
+// characters.
+func newCSRFToken() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// wellFormedCSRFToken reports whether a cookie's value can be a token: long
+// enough to be unguessable and of the characters a cookie and an HTML
+// attribute carry unchanged. Tokens issued by echo's middleware (32
+// letters) still pass, so nobody's open form breaks at a deploy.
+func wellFormedCSRFToken(v string) bool {
+	if len(v) < 32 || len(v) > 64 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-' || ch == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// csrfFormField is the form field that carries the token.
+const csrfFormField = "_csrf"
+
+// csrfContextKey is where the middleware leaves the token for the forms.
+const csrfContextKey = "csrf"
 
 // csrfCookie holds the CSRF token (double submit).
 const csrfCookie = "_csrf"
@@ -123,6 +197,6 @@ const csrfFailure = "csrf"
 
 // csrfToken is the token to put in the forms of a CSRF-protected page.
 func csrfToken(c echo.Context) string {
-	token, _ := c.Get("csrf").(string)
+	token, _ := c.Get(csrfContextKey).(string)
 	return token
 }

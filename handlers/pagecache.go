@@ -177,7 +177,8 @@ func pageKey(req *http.Request, d display) string {
 
 // readCookies reads the display mode from the request's cookies, in one
 // pass over them, and whether the request is anonymous: a request with the
-// session cookie (a one-time message) or the staff cookie is not.
+// session cookie (a case lookup), the flash cookie (a one-time message) or
+// the staff cookie is not.
 func readCookies(req *http.Request) (d display, anonymous bool) {
 	anonymous = true
 	if _, ok := req.Header["Cookie"]; !ok {
@@ -187,7 +188,7 @@ func readCookies(req *http.Request) (d display, anonymous bool) {
 	var careSeen, scriptSeen bool
 	for _, ck := range req.Cookies() {
 		switch {
-		case ck.Name == sessionName || ck.Name == adminCookie:
+		case ck.Name == sessionName || ck.Name == flashCookie || ck.Name == adminCookie:
 			anonymous = false
 		case ck.Name == careCookie && !careSeen:
 			d.care, careSeen = ck.Value == "1", true

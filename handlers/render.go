@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -24,8 +25,11 @@ func (h *Handler) render(c echo.Context, status int, component templ.Component) 
 	}
 	body := buf.Bytes()
 	hdr := c.Response().Header()
-	// The same URL answers differently by the display cookies.
-	hdr.Add(echo.HeaderVary, "Cookie")
+	// The same URL answers differently by the display cookies (the CSRF
+	// middleware may have said so already).
+	if !slices.Contains(hdr[echo.HeaderVary], echo.HeaderCookie) {
+		hdr.Add(echo.HeaderVary, echo.HeaderCookie)
+	}
 	if displayOf(c.Request()).traditional {
 		body = h.chinese.TraditionalHTML(body)
 		hdr.Set("Content-Language", "zh-Hant")
@@ -83,33 +87,4 @@ func (h *Handler) absoluteURL(c echo.Context, path string) string {
 		base = c.Scheme() + "://" + c.Request().Host
 	}
 	return base + path
-}
-
-// setFlash keeps a one-time message for the next page the user sees, after
-// a post/redirect/get.
-func (h *Handler) setFlash(c echo.Context, msg string) error {
-	sess, _ := h.sessions.Get(c.Request(), sessionName)
-	sess.AddFlash(msg)
-	return sess.Save(c.Request(), c.Response())
-}
-
-// popFlash returns and clears the one-time message, if any. A missing or
-// tampered cookie just means no message.
-func (h *Handler) popFlash(c echo.Context) string {
-	if _, err := c.Cookie(sessionName); err != nil {
-		return ""
-	}
-	sess, err := h.sessions.Get(c.Request(), sessionName)
-	if err != nil {
-		return ""
-	}
-	flashes := sess.Flashes()
-	if len(flashes) == 0 {
-		return ""
-	}
-	if err := sess.Save(c.Request(), c.Response()); err != nil {
-		return ""
-	}
-	msg, _ := flashes[0].(string)
-	return msg
 }
