@@ -150,6 +150,12 @@ func migrations() []migration {
 			}
 			return fillCaseTotals(tx)
 		}},
+		{16, "no index of ratings by department: nothing reads it, and each rating wrote a page of it", func(tx *gorm.DB) error {
+			if !tx.Migrator().HasIndex(&Rating{}, "idx_ratings_department_id") {
+				return nil
+			}
+			return tx.Migrator().DropIndex(&Rating{}, "idx_ratings_department_id")
+		}},
 	}
 }
 

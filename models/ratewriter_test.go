@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // TestConcurrentRatingsAreStoredExactlyOnce sends ratings from many raters at
@@ -358,5 +360,32 @@ func TestPhoneRuleHoldsAcrossRestartsAndWindows(t *testing.T) {
 	}
 	if err := rate(s, "phone-1", t0.Add(12*time.Hour+time.Minute), rules); err != nil {
 		t.Fatalf("phone-1 again 12 hours and a minute later: %v", err)
+	}
+}
+
+// TestDepartmentIndexMigration: migration 16 drops the index of ratings by
+// department from a database that has it, as every database before it did,
+// and changes nothing where it is gone.
+func TestDepartmentIndexMigration(t *testing.T) {
+	s := newTestStore(t)
+	var up func(*gorm.DB) error
+	for _, m := range migrations() {
+		if m.version == 16 {
+			up = m.up
+		}
+	}
+	if err := s.db.Exec("CREATE INDEX idx_ratings_department_id ON ratings (department_id)").Error; err != nil {
+		t.Fatal(err)
+	}
+	if !s.db.Migrator().HasIndex(&Rating{}, "idx_ratings_department_id") {
+		t.Fatal("the index was not created")
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.db.Transaction(up); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+		if s.db.Migrator().HasIndex(&Rating{}, "idx_ratings_department_id") {
+			t.Fatalf("run %d: the index is still there", i+1)
+		}
 	}
 }

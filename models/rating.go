@@ -91,11 +91,13 @@ const MaxCommentRunes = 200
 // is for the 回访 only and is never shown to the rated unit unmasked;
 // device and address are kept only as hashes, to count honestly.
 type Rating struct {
-	ID           uint    `gorm:"primaryKey"`
-	CounterID    uint    `gorm:"not null;index:idx_ratings_device,priority:1"`
-	Counter      Counter `gorm:"constraint:OnDelete:RESTRICT"`
-	DepartmentID uint    `gorm:"not null;index"`
-	Level        int     `gorm:"not null"`
+	ID        uint    `gorm:"primaryKey"`
+	CounterID uint    `gorm:"not null;index:idx_ratings_device,priority:1"`
+	Counter   Counter `gorm:"constraint:OnDelete:RESTRICT"`
+	// DepartmentID has no index of its own (migration 16): the statistics
+	// read the running totals, and an export reads its period by time.
+	DepartmentID uint `gorm:"not null"`
+	Level        int  `gorm:"not null"`
 	// Reasons holds the chosen BadReasons, separated by "、".
 	Reasons     string    `gorm:"size:100;not null"`
 	Comment     string    `gorm:"size:800;not null"`
