@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ type config struct {
 	rating          models.RatingRules
 	shutdownTimeout time.Duration
 	pageCacheMB     int
+	memoryLimitMB   int
 }
 
 // parseFlags reads the flags of a command; each defaults to its environment
@@ -132,6 +134,19 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_PAGE_CACHE_MB: %w", err)
 		}
 		fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", mb, "megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server (PORTAL_PAGE_CACHE_MB)")
+		// A soft limit on the Go heap keeps the process near its memory
+		// budget: the heap would otherwise grow to twice what it holds
+		// (the page cache, mostly) before collecting. Go's own GOMEMLIMIT,
+		// when set, is left alone.
+		limit := "100"
+		if getenv("GOMEMLIMIT") != "" {
+			limit = "0"
+		}
+		limitMB, err := strconv.Atoi(env("PORTAL_MEMORY_LIMIT_MB", limit))
+		if err != nil {
+			return nil, fmt.Errorf("PORTAL_MEMORY_LIMIT_MB: %w", err)
+		}
+		fs.IntVar(&cfg.memoryLimitMB, "memory-limit-mb", limitMB, "soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT) (PORTAL_MEMORY_LIMIT_MB)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -308,6 +323,9 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	}
 	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
 		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
+	}
+	if cfg.memoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(cfg.memoryLimitMB) << 20)
 	}
 	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
 		MetricsToken: cfg.metricsToken, PageCacheBytes: cfg.pageCacheMB << 20})

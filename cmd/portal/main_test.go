@@ -135,6 +135,21 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	if _, err := parseFlags("serve", []string{"-rating-scale", "seven"}, noEnv, io.Discard); err == nil {
 		t.Fatal("an unknown rating scale must be refused")
 	}
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{nil, nil, 100},
+		{map[string]string{"PORTAL_MEMORY_LIMIT_MB": "150"}, nil, 150},
+		{map[string]string{"GOMEMLIMIT": "300MiB"}, nil, 0},
+		{map[string]string{"GOMEMLIMIT": "300MiB"}, []string{"-memory-limit-mb", "80"}, 80},
+	} {
+		cfg, err := parseFlags("serve", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+		if err != nil || cfg.memoryLimitMB != tt.want {
+			t.Errorf("memory limit with %v %v: %d (%v), want %d", tt.env, tt.args, cfg.memoryLimitMB, err, tt.want)
+		}
+	}
 }
 
 // TestServeStartsAndShutsDownGracefully boots the whole portal as `make run`
