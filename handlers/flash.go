@@ -27,8 +27,10 @@ const flashLifetime = 10 * time.Minute
 // a post/redirect/get.
 func (h *Handler) setFlash(c echo.Context, msg string) error {
 	value := sealFlash(h.keys.flash[0], msg, time.Now())
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: value, Path: "/", HttpOnly: true,
-		Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+	// The browser drops it when the message expires, so that a message
+	// whose page is never shown does not keep every page out of the cache.
+	c.SetCookie(&http.Cookie{Name: flashCookie, Value: value, Path: "/", MaxAge: int(flashLifetime / time.Second),
+		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
 	return nil
 }
 

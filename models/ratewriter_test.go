@@ -389,3 +389,17 @@ func TestDepartmentIndexMigration(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceKeyOfTakesOnlyItsOwnHashes: a device hash as hashOf writes it
+// is keyed; anything else (too long, too short, not hex) is not, and does
+// not stop the writer, whose first batch reads the window's stored rows.
+func TestDeviceKeyOfTakesOnlyItsOwnHashes(t *testing.T) {
+	if _, ok := deviceKeyOf(1, hashOf("device", "phone")); !ok {
+		t.Fatal("hashOf's hash is not keyed")
+	}
+	for _, h := range []string{"", "abc", strings.Repeat("ab", 40), strings.Repeat("zz", 32)} {
+		if _, ok := deviceKeyOf(1, h); ok {
+			t.Errorf("%q keyed", h)
+		}
+	}
+}

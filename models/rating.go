@@ -370,7 +370,10 @@ func (s *Store) ratableCounterIDs(ctx context.Context, code string) (*Counter, e
 // writer commits it, with the ratings that arrived at the same time; it
 // returns once the rating is committed.
 func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRules, now time.Time) (*RatingReceipt, error) {
-	now = now.UTC()
+	// Milliseconds, as MySQL's DATETIME(3) stores them: a rating (or case)
+	// in a day's or month's last half-millisecond must not be stored in
+	// the next one while its totals count it in this one.
+	now = now.UTC().Truncate(time.Millisecond)
 	if err := in.validate(rules); err != nil {
 		return nil, err
 	}

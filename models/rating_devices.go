@@ -12,11 +12,16 @@ type deviceKey struct {
 	device  [sha256.Size]byte
 }
 
-// deviceKeyOf keys a device hash as hashOf writes it (hex SHA-256).
+// deviceKeyOf keys a device hash as hashOf writes it (hex SHA-256). Any
+// other value (a row written by hand, a future hash) is not keyed: its
+// check goes to the database.
 func deviceKeyOf(counter uint, deviceHash string) (deviceKey, bool) {
 	k := deviceKey{counter: counter}
-	n, err := hex.Decode(k.device[:], []byte(deviceHash))
-	return k, err == nil && n == len(k.device)
+	if len(deviceHash) != hex.EncodedLen(len(k.device)) {
+		return k, false
+	}
+	_, err := hex.Decode(k.device[:], []byte(deviceHash))
+	return k, err == nil
 }
 
 // recentDevices remembers, for the rating writer, when each phone last

@@ -460,3 +460,37 @@ func TestRatableCounterFollowsEdits(t *testing.T) {
 		t.Fatalf("a disabled counter is still ratable: %v", err)
 	}
 }
+
+// TestRatingInAMonthsLastMomentCountsInThatMonth rates, with a 差评 and its
+// case, in the last half-millisecond of a Beijing month. MySQL keeps
+// milliseconds and rounds the rest (MariaDB, which CI runs, truncates), so
+// it would store the time in the next month while the running totals
+// counted it in this one: the rating's time is kept to the millisecond, and
+// the stored rating, its case and every total agree on the month.
+func TestRatingInAMonthsLastMomentCountsInThatMonth(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	last := at("2026-11-30 23:59").Add(59*time.Second + 999*time.Millisecond + 600*time.Microsecond)
+	rec, err := s.RateCounter(ctx, RatingInput{CounterCode: "C02", Level: LevelDissatisfied, Reasons: []string{"事难办"},
+		Device: "phone-1", Address: "10.0.0.1"}, DefaultRatingRules(), last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := last.Truncate(time.Millisecond); !rec.Rating.CreatedAt.Equal(want) {
+		t.Fatalf("rated at %s, want the millisecond %s", rec.Rating.CreatedAt, want)
+	}
+	var stored Rating
+	if err := s.db.First(&stored, rec.Rating.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	var c Case
+	if err := s.db.Where("rating_id = ?", rec.Rating.ID).First(&c).Error; err != nil {
+		t.Fatal(err)
+	}
+	if MonthOf(stored.CreatedAt) != "2026-11" || MonthOf(c.CreatedAt) != "2026-11" {
+		t.Fatalf("stored at %s, its case at %s: want both in 2026-11", stored.CreatedAt.In(chinaTime), c.CreatedAt.In(chinaTime))
+	}
+	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
+		t.Fatalf("TotalsMismatch = %d, %v", n, err)
+	}
+}

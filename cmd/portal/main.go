@@ -137,8 +137,8 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		// A soft limit on the Go heap keeps the process near its memory
 		// budget: the heap would otherwise grow to twice what it holds
 		// (the page cache, mostly) before collecting. Go's own GOMEMLIMIT,
-		// when set, is left alone.
-		limit := "100"
+		// when set, is left alone; -1 derives it from the page cache.
+		limit := "-1"
 		if getenv("GOMEMLIMIT") != "" {
 			limit = "0"
 		}
@@ -146,7 +146,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		if err != nil {
 			return nil, fmt.Errorf("PORTAL_MEMORY_LIMIT_MB: %w", err)
 		}
-		fs.IntVar(&cfg.memoryLimitMB, "memory-limit-mb", limitMB, "soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT) (PORTAL_MEMORY_LIMIT_MB)")
+		fs.IntVar(&cfg.memoryLimitMB, "memory-limit-mb", limitMB, "soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100 (PORTAL_MEMORY_LIMIT_MB)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -198,6 +198,14 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		if !strings.Contains(cfg.databaseURL, "://") {
 			cfg.pageCacheMB = 32
 		}
+	}
+	// The heap holds the page cache and about 30 MB besides: a limit at or
+	// under that would keep the collector running all the time.
+	if cfg.memoryLimitMB < 0 {
+		cfg.memoryLimitMB = max(100, 2*cfg.pageCacheMB+40)
+	} else if floor := cfg.pageCacheMB + 40; cfg.memoryLimitMB > 0 && cfg.memoryLimitMB < floor {
+		return nil, fmt.Errorf("-memory-limit-mb %d is too low for a %d MB page cache: give at least %d, or 0 to leave it to Go",
+			cfg.memoryLimitMB, cfg.pageCacheMB, floor)
 	}
 	return &cfg, nil
 }

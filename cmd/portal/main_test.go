@@ -140,7 +140,9 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 		args []string
 		want int
 	}{
-		{nil, nil, 100},
+		{nil, nil, 104},
+		{nil, []string{"-page-cache-mb", "0"}, 100},
+		{nil, []string{"-page-cache-mb", "200"}, 440},
 		{map[string]string{"PORTAL_MEMORY_LIMIT_MB": "150"}, nil, 150},
 		{map[string]string{"GOMEMLIMIT": "300MiB"}, nil, 0},
 		{map[string]string{"GOMEMLIMIT": "300MiB"}, []string{"-memory-limit-mb", "80"}, 80},
@@ -149,6 +151,10 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 		if err != nil || cfg.memoryLimitMB != tt.want {
 			t.Errorf("memory limit with %v %v: %d (%v), want %d", tt.env, tt.args, cfg.memoryLimitMB, err, tt.want)
 		}
+	}
+	_, err = parseFlags("serve", []string{"-page-cache-mb", "64", "-memory-limit-mb", "80"}, noEnv, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "at least 104") {
+		t.Errorf("a limit under the page cache and its margin: %v, want it refused", err)
 	}
 }
 
