@@ -334,6 +334,13 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	}
 	if cfg.memoryLimitMB > 0 {
 		debug.SetMemoryLimit(int64(cfg.memoryLimitMB) << 20)
+		// With the limit bounding the heap, it need not also be collected
+		// at every doubling: a small heap (pages served from the cache)
+		// may grow five times before a collection, a full one is held to
+		// the limit. Unless GOGC says otherwise.
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(400)
+		}
 	}
 	h, err := handlers.New(store, logger, handlers.Config{SessionKey: keys[0], OldSessionKeys: keys[1:], SecureCookies: cfg.secureCookies, BaseURL: cfg.baseURL, Rating: cfg.rating, TrustProxy: cfg.trustProxy,
 		MetricsToken: cfg.metricsToken, PageCacheBytes: cfg.pageCacheMB << 20})
