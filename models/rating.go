@@ -349,21 +349,6 @@ func (cc *counterCache) at(version uint64) (map[string]Counter, bool) {
 	return cc.byCode, cc.byCode != nil && cc.version == version
 }
 
-// ratableCounterIDs is FindRatableCounter for the rating path: one query,
-// the counter's own columns only, which is all a rating needs.
-func (s *Store) ratableCounterIDs(ctx context.Context, code string) (*Counter, error) {
-	if !validCode(code) {
-		return nil, ErrNotFound
-	}
-	var c Counter
-	err := s.db.WithContext(ctx).Select("id", "code", "name", "department_id").
-		Where("code = ? AND enabled = ?", code, true).Take(&c).Error
-	if err != nil {
-		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
-	}
-	return &c, nil
-}
-
 // RateCounter stores a rating under the anti-abuse rules, updates the
 // running totals, and for a 差评 opens a case with its deadlines, all in one
 // transaction: a rating is stored whole or not at all. The store's rating
@@ -380,7 +365,7 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 	ctr := in.Counter
 	var err error
 	if ctr == nil || ctr.Code != in.CounterCode {
-		if ctr, err = s.ratableCounterIDs(ctx, in.CounterCode); err != nil {
+		if ctr, err = s.FindRatableCounter(ctx, in.CounterCode); err != nil {
 			return nil, err
 		}
 	}

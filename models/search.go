@@ -769,7 +769,7 @@ func (sel selection) nameOrder() clause.OrderBy {
 		var key strings.Builder
 		key.WriteString("CASE")
 		for i, alt := range t.nameAlts {
-			fmt.Fprintf(&key, " WHEN service_item_names.rowid IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?) THEN %d", i)
+			fmt.Fprintf(&key, " WHEN service_item_names.rowid IN %s THEN %d", nameMatchList, i)
 			args = append(args, alt)
 		}
 		fmt.Fprintf(&key, " ELSE %d END", len(t.nameAlts))
@@ -787,10 +787,14 @@ func (sel selection) nameOrder() clause.OrderBy {
 // before the item is read and scored.
 func (sel selection) otherMatches(db *gorm.DB) *gorm.DB {
 	return sel.matches(db).
-		Where("+(service_item_search.rowid >> ?) NOT IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?)",
-			facetBits, sel.nameMatch).
+		Where("+(service_item_search.rowid >> ?) NOT IN "+nameMatchList, facetBits, sel.nameMatch).
 		Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id")
 }
+
+// nameMatchList is the ids of the items whose name matches an expression,
+// a list SQLite builds once per statement: "+" on the left keeps it from
+// driving the query instead of the FTS match.
+const nameMatchList = "(SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?)"
 
 // countFacets adds to t the published items that match, grouped by
 // audience, theme and department, read from the facets of their index keys;
@@ -798,8 +802,7 @@ func (sel selection) otherMatches(db *gorm.DB) *gorm.DB {
 func countFacets(db *gorm.DB, match, nameMatch string, t *tally) error {
 	q := db.Table("service_item_search").Where("service_item_search MATCH ?", match)
 	if nameMatch != "" {
-		q = q.Where("+(service_item_search.rowid >> ?) IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?)",
-			facetBits, nameMatch)
+		q = q.Where("+(service_item_search.rowid >> ?) IN "+nameMatchList, facetBits, nameMatch)
 	}
 	var keys []struct {
 		Facets int64

@@ -46,16 +46,7 @@ func TestSearchRankingUsesTheIndexes(t *testing.T) {
 		}, []string{"VIRTUAL TABLE INDEX"}, []string{"service_items", " si"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sql := s.db.ToSQL(tt.query)
-			var plan []struct{ Detail string }
-			if err := s.db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&plan).Error; err != nil {
-				t.Fatal(err)
-			}
-			var lines []string
-			for _, p := range plan {
-				lines = append(lines, p.Detail)
-			}
-			text := strings.Join(lines, "\n")
+			text := explain(t, s, s.db.ToSQL(tt.query))
 			for _, want := range tt.want {
 				if !strings.Contains(text, want) {
 					t.Errorf("plan lacks %q:\n%s", want, text)
@@ -143,13 +134,7 @@ func TestCatalogueListsNameEveryThemeAndDepartment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got, want []string
-	for _, th := range themes {
-		got = append(got, th.Slug)
-	}
-	for _, th := range counted {
-		want = append(want, th.Slug)
-	}
+	got, want := slugs(themes, func(th Theme) string { return th.Slug }), slugs(counted, func(th ThemeSummary) string { return th.Slug })
 	if len(got) == 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("FindThemes = %q, want %q", got, want)
 	}
@@ -161,14 +146,18 @@ func TestCatalogueListsNameEveryThemeAndDepartment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, want = nil, nil
-	for _, d := range depts {
-		got = append(got, d.Slug)
-	}
-	for _, d := range countedDepts {
-		want = append(want, d.Slug)
-	}
+	got = slugs(depts, func(d Department) string { return d.Slug })
+	want = slugs(countedDepts, func(d DepartmentSummary) string { return d.Slug })
 	if len(got) == 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("FindDepartments = %q, want %q", got, want)
 	}
+}
+
+// slugs lists the slugs of a list, in its order.
+func slugs[T any](list []T, slug func(T) string) []string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = slug(x)
+	}
+	return out
 }

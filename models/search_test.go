@@ -218,17 +218,7 @@ func TestSearchUsesTheIndex(t *testing.T) {
 		var ids []uint
 		return sel.matches(tx).Pluck("si.id", &ids)
 	})
-	var plan []struct {
-		Detail string
-	}
-	if err := s.db.Raw("EXPLAIN QUERY PLAN " + sql).Scan(&plan).Error; err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, p := range plan {
-		lines = append(lines, p.Detail)
-	}
-	text := strings.Join(lines, "\n")
+	text := explain(t, s, sql)
 	if !strings.Contains(text, "VIRTUAL TABLE INDEX") {
 		t.Fatalf("query plan does not use the FTS index:\n%s", text)
 	}
