@@ -9,6 +9,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
+	"sync"
 )
 
 // The labels that derive a separate key for each use from one configured
@@ -29,14 +32,14 @@ type keyRing struct {
 	// sessionPairs are hash and block key pairs for gorilla/sessions.
 	sessionPairs [][]byte
 	// rater signs the rater cookie; all are accepted, the first signs.
-	rater [][]byte
+	rater []*macKey
 	// flash seal the one-time message cookie (flash.go); all open, the
 	// first seals.
 	flash []cipher.AEAD
 	// pseudonym keys the pseudonyms of network addresses. Only the newest
 	// is used: after a rotation, per-address counts start afresh (they span
 	// an hour at most).
-	pseudonym []byte
+	pseudonym *macKey
 }
 
 // newKeyRing derives the keys from the secrets, newest first; each secret
@@ -59,7 +62,7 @@ func newKeyRing(secrets [][]byte) (*keyRing, error) {
 			return k
 		}
 		kr.sessionPairs = append(kr.sessionPairs, derive(labelSessionHash), derive(labelSessionBlock))
-		kr.rater = append(kr.rater, derive(labelRater))
+		kr.rater = append(kr.rater, newMACKey(derive(labelRater)))
 		block, err := aes.NewCipher(derive(labelFlash))
 		if err != nil {
 			return nil, err
@@ -70,28 +73,43 @@ func newKeyRing(secrets [][]byte) (*keyRing, error) {
 		}
 		kr.flash = append(kr.flash, aead)
 		if i == 0 {
-			kr.pseudonym = derive(labelPseudonym)
+			kr.pseudonym = newMACKey(derive(labelPseudonym))
 		}
 	}
 	return kr, nil
 }
 
-// mac is the HMAC-SHA256 of a value under a key, in hex, shortened to 128
-// bits.
-func mac(key []byte, value string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil))[:32]
+// macKey computes HMAC-SHA256 under one key. It keeps the keyed hash
+// states for reuse: a new HMAC hashes the key's two pads before the value,
+// which for a short value is most of the work, and every rating computes
+// three (the rater cookie's signature, twice, and the address pseudonym).
+type macKey struct{ states sync.Pool }
+
+func newMACKey(key []byte) *macKey {
+	k := &macKey{}
+	k.states.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// mac is the HMAC of a value, in hex, shortened to 128 bits.
+func (k *macKey) mac(value string) string {
+	h := k.states.Get().(hash.Hash)
+	h.Reset()
+	io.WriteString(h, value)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	k.states.Put(h)
+	return hex.EncodeToString(sum[:16])
 }
 
 // signRater signs a rater ID with the newest key.
-func (kr *keyRing) signRater(id string) string { return mac(kr.rater[0], id) }
+func (kr *keyRing) signRater(id string) string { return kr.rater[0].mac(id) }
 
 // raterSigned reports whether sig is a rater ID's signature under any key
 // still accepted.
 func (kr *keyRing) raterSigned(id, sig string) bool {
 	for _, k := range kr.rater {
-		if hmac.Equal([]byte(sig), []byte(mac(k, id))) {
+		if hmac.Equal([]byte(sig), []byte(k.mac(id))) {
 			return true
 		}
 	}

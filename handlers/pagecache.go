@@ -66,6 +66,9 @@ type cachedPage struct {
 	route string
 	// viewOf is the guide whose views the page counts, or "".
 	viewOf string
+	// tokenAt is where a form page's token goes (formcache.go); such an
+	// entry has no gzip or ETag and is never served as it is.
+	tokenAt int
 	// showsRatings marks a page that shows ratings, their totals or cases:
 	// it is current while the content version is; any other page while the
 	// catalogue version is, so that ratings do not empty it.

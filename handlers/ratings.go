@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/zwfw/portal/models"
@@ -38,7 +39,7 @@ func (h *Handler) rater(c echo.Context) (id string, ok bool) {
 
 // pseudonym keys a network address, so that the database never holds an
 // address anyone could look up.
-func (h *Handler) pseudonym(address string) string { return mac(h.keys.pseudonym, "address:"+address) }
+func (h *Handler) pseudonym(address string) string { return h.keys.pseudonym.mac("address:" + address) }
 
 // ratingForm is the rating page's data for a counter.
 func (h *Handler) ratingForm(c echo.Context, ctr *models.Counter) views.RatingForm {
@@ -56,13 +57,18 @@ func (h *Handler) handleRatingNew(c echo.Context) error {
 		return err
 	}
 	h.rater(c)
-	form := h.ratingForm(c, ctr)
-	p := h.page(c, "评价 "+ctr.Name)
+	title := "评价 " + ctr.Name
 	if lv, err := strconv.Atoi(c.QueryParam("level")); err == nil && models.IsBad(lv) && validLevel(h.rules, lv) {
+		form := h.ratingForm(c, ctr)
 		form.Level = lv
-		return h.render(c, http.StatusOK, views.RatingReasonsPage(p, form))
+		return h.render(c, http.StatusOK, views.RatingReasonsPage(h.page(c, title), form))
 	}
-	return h.render(c, http.StatusOK, views.RatingPage(p, form))
+	// The first page is the same for every rater but for the token.
+	return h.renderForm(c, csrfToken(c), func(token string) templ.Component {
+		form := h.ratingForm(c, ctr)
+		form.CSRF = token
+		return views.RatingPage(h.page(c, title), form)
+	})
 }
 
 func validLevel(rules models.RatingRules, level int) bool {
@@ -82,21 +88,33 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	form := h.ratingForm(c, ctr)
-	form.Level, _ = strconv.Atoi(c.FormValue("level"))
-	params, _ := c.FormParams()
-	form.Chosen = params["reasons"]
-	form.Comment, form.Phone = displayable(c.FormValue("comment")), displayable(c.FormValue("phone"))
 	device, ok := h.rater(c)
 	if !ok {
 		return echo.NewHTTPError(http.StatusForbidden)
 	}
+	params, _ := c.FormParams()
+	level, _ := strconv.Atoi(params.Get("level"))
 	in := models.RatingInput{
-		CounterCode: ctr.Code, Counter: ctr, Level: form.Level, Reasons: form.Chosen,
-		Comment: c.FormValue("comment"), Phone: c.FormValue("phone"),
+		CounterCode: ctr.Code, Counter: ctr, Level: level, Reasons: params["reasons"],
+		Comment: params.Get("comment"), Phone: params.Get("phone"),
 		Device: device, Address: h.pseudonym(c.RealIP()),
 	}
 	rec, err := h.store.RateCounter(ctx, in, h.rules, time.Now())
+	if err == nil {
+		h.metrics.ratings.Inc()
+		receipt := receiptRated
+		if rec.Case != nil {
+			receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode
+		}
+		if err := h.setFlash(c, receipt); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/r/"+ctr.Code+"/thanks")
+	}
+	// Not counted: the form again with what the rater sent, or why not.
+	form := h.ratingForm(c, ctr)
+	form.Level, form.Chosen = level, params["reasons"]
+	form.Comment, form.Phone = displayable(params.Get("comment")), displayable(params.Get("phone"))
 	p := h.page(c, "评价 "+ctr.Name)
 	var verr *models.ValidationError
 	switch {
@@ -110,18 +128,8 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 		return h.render(c, http.StatusConflict, views.RatingRefusedPage(p, form, views.RefusedAlreadyRated))
 	case errors.Is(err, models.ErrRateLimited):
 		return h.render(c, http.StatusTooManyRequests, views.RatingRefusedPage(p, form, views.RefusedRateLimited))
-	case err != nil:
-		return err
 	}
-	h.metrics.ratings.Inc()
-	receipt := receiptRated
-	if rec.Case != nil {
-		receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode
-	}
-	if err := h.setFlash(c, receipt); err != nil {
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/r/"+ctr.Code+"/thanks")
+	return err
 }
 
 // handleRatingThanks confirms a rating; after a 差评 it gives the case

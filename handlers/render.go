@@ -19,9 +19,19 @@ const sessionName = "portal"
 // converts the whole page, content and interface alike, here in one place:
 // every page, error page and flash message passes through it.
 func (h *Handler) render(c echo.Context, status int, component templ.Component) error {
+	body, err := h.renderBody(c, component)
+	if err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, body)
+}
+
+// renderBody is render's page and headers, for a caller that sends the
+// page itself (renderForm).
+func (h *Handler) renderBody(c echo.Context, component templ.Component) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := component.Render(c.Request().Context(), &buf); err != nil {
-		return fmt.Errorf("render %s: %w", c.Path(), err)
+		return nil, fmt.Errorf("render %s: %w", c.Path(), err)
 	}
 	body := buf.Bytes()
 	hdr := c.Response().Header()
@@ -36,7 +46,7 @@ func (h *Handler) render(c echo.Context, status int, component templ.Component) 
 	} else {
 		hdr.Set("Content-Language", "zh-Hans")
 	}
-	return c.HTMLBlob(status, body)
+	return body, nil
 }
 
 // page builds what every page's layout needs.
