@@ -63,7 +63,7 @@ func TestEveryAdminRouteIsGuarded(t *testing.T) {
 func snapshotCounts(t *testing.T, app *testApp) [6]int {
 	t.Helper()
 	var out [6]int
-	for i, table := range []string{"ratings", "cases", "case_events", "rating_days", "audit_entries", "board_versions"} {
+	for i, table := range []string{"ratings", "cases", "case_events", "rating_months", "audit_entries", "board_versions"} {
 		out[i] = app.count(t, table)
 	}
 	return out

@@ -13,7 +13,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 8
+const BenchDataVersion = 9
 
 // ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
 // MySQL: the benchmark's data set is a SQLite file.
@@ -221,19 +221,9 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 			}
 		}
 		return conn.Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec(`DELETE FROM rating_days`).Error; err != nil {
-				return err
-			}
-			// The running totals, by Beijing day, as RateCounter keeps them.
-			if err := tx.Exec(`INSERT INTO rating_days (counter_id, day, department_id, total, satisfied, bad)
-				SELECT counter_id, substr(datetime(created_at, '+8 hours'), 1, 10), MIN(department_id), COUNT(*),
-					SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
-				FROM ratings WHERE NOT excluded GROUP BY 1, 2`).Error; err != nil {
-				return err
-			}
-			// And by month, counters' and departments', which the
-			// statistics read.
-			for _, r := range []rollup{monthsFromDays, departmentMonthsFromMonths} {
+			// The running totals by Beijing month, counters' and
+			// departments', as the rating writer keeps them.
+			for _, r := range []rollup{monthsFromRatings(dialectSQLite), departmentMonthsFromMonths} {
 				if err := tx.Exec(`DELETE FROM ` + r.into).Error; err != nil {
 					return err
 				}
@@ -276,15 +266,14 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 }
 
 // CheckBenchData checks a generated data set cheaply enough for ten million
-// ratings: the daily, monthly and departments' monthly totals add up to the
+// ratings: the counters' and departments' monthly totals add up to the
 // ratings, every 差评 has its case, and the departments' monthly case counts
 // add up to the cases. (TotalsMismatch compares row by row; the tests run it
 // on small sets.)
 func (s *Store) CheckBenchData(ctx context.Context) error {
-	var got struct{ Ratings, Totals, Months, DepartmentMonths, Bad, Cases, CaseTotals int64 }
+	var got struct{ Ratings, Months, DepartmentMonths, Bad, Cases, CaseTotals int64 }
 	err := s.db.WithContext(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,
-		(SELECT COALESCE(SUM(total), 0) FROM rating_days) AS totals,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_months) AS months,
 		(SELECT COALESCE(SUM(total), 0) FROM rating_department_months) AS department_months,
 		(SELECT COUNT(*) FROM ratings WHERE level <= 2) AS bad,
@@ -293,10 +282,10 @@ func (s *Store) CheckBenchData(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check bench data: %w", err)
 	}
-	if got.Ratings != got.Totals || got.Ratings != got.Months || got.Ratings != got.DepartmentMonths ||
+	if got.Ratings != got.Months || got.Ratings != got.DepartmentMonths ||
 		got.Bad != got.Cases || got.Cases != got.CaseTotals {
-		return fmt.Errorf("check bench data: %d ratings but totals of %d by day, %d by month, %d by department and month; %d 差评 but %d cases, counted as %d",
-			got.Ratings, got.Totals, got.Months, got.DepartmentMonths, got.Bad, got.Cases, got.CaseTotals)
+		return fmt.Errorf("check bench data: %d ratings but totals of %d by month, %d by department and month; %d 差评 but %d cases, counted as %d",
+			got.Ratings, got.Months, got.DepartmentMonths, got.Bad, got.Cases, got.CaseTotals)
 	}
 	return nil
 }

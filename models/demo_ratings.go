@@ -87,29 +87,26 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		if err := tx.Omit("Counter").CreateInBatches(&ratings, 500).Error; err != nil {
 			return err
 		}
-		days := map[[2]string]*RatingDay{}
+		months := map[[2]string]*RatingMonth{}
 		var order [][2]string
 		for _, r := range ratings {
-			key := [2]string{fmt.Sprint(r.CounterID), dayOf(r.CreatedAt)}
-			d, ok := days[key]
+			key := [2]string{fmt.Sprint(r.CounterID), monthOfRating(r.CreatedAt)}
+			m, ok := months[key]
 			if !ok {
-				d = &RatingDay{CounterID: r.CounterID, Day: key[1], DepartmentID: r.DepartmentID}
-				days[key] = d
+				m = &RatingMonth{CounterID: r.CounterID, Month: key[1], DepartmentID: r.DepartmentID}
+				months[key] = m
 				order = append(order, key)
 			}
-			d.Total++
+			m.Total++
 			if IsBad(r.Level) {
-				d.Bad++
+				m.Bad++
 			} else {
-				d.Satisfied++
+				m.Satisfied++
 			}
 		}
-		rows := make([]RatingDay, 0, len(order))
+		rows := make([]RatingMonth, 0, len(order))
 		for _, k := range order {
-			rows = append(rows, *days[k])
-		}
-		if err := tx.CreateInBatches(&rows, 500).Error; err != nil {
-			return err
+			rows = append(rows, *months[k])
 		}
 		if err := addToMonths(tx, rows); err != nil {
 			return err

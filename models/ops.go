@@ -18,7 +18,7 @@ import (
 // as at ten thousand.
 type OpsFigures struct {
 	// Ratings is the number of ratings in the statistics, summed from the
-	// daily running totals (never a scan of the ratings).
+	// departments' monthly running totals (never a scan of the ratings).
 	Ratings int64
 	// CasesOpen and CasesOverdue count the cases not yet 已办结, and those
 	// of them past their current deadline.
@@ -29,7 +29,7 @@ type OpsFigures struct {
 func (s *Store) FindOpsFigures(ctx context.Context, now time.Time) (OpsFigures, error) {
 	var f OpsFigures
 	var ratings sql.NullInt64
-	if err := s.db.WithContext(ctx).Model(&RatingDay{}).Select("SUM(total)").Scan(&ratings).Error; err != nil {
+	if err := s.db.WithContext(ctx).Model(&RatingDepartmentMonth{}).Select("SUM(total)").Scan(&ratings).Error; err != nil {
 		return f, fmt.Errorf("ops figures: %w", err)
 	}
 	f.Ratings = ratings.Int64

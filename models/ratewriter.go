@@ -154,21 +154,18 @@ func (s *Store) commitRatings(batch []rateRequest) {
 // connection, so that every batch reuses them. The upserts are SQLite's and
 // PostgreSQL's ON CONFLICT.
 var rateSQL = struct {
-	device, address, insert, totals, months, deptMonths string
+	device, addressMinute, addressHour, insert, months, deptMonths string
 }{
-	// The checks are ranges of idx_ratings_device (PostgreSQL and MySQL;
-	// on SQLite the writer knows the window's ratings, and its rare check
-	// further back reads idx_ratings_created_at) and of idx_ratings_address
-	// (TestRatingChecksUseIndexes).
+	// The checks are ranges of idx_ratings_device on PostgreSQL and MySQL.
+	// On SQLite the writer knows the window's ratings and the addresses'
+	// counts by minute; its rare checks in the database are ranges of
+	// idx_ratings_created_at (TestRatingChecksUseIndexes).
 	device: `SELECT COUNT(*) FROM (SELECT 1 FROM ratings
 		WHERE counter_id = ? AND device_hash = ? AND created_at > ? LIMIT 1) AS r`,
-	address: addressCountSQL,
+	addressMinute: addressMinuteSQL,
+	addressHour:   addressHourSQL,
 	insert: `INSERT INTO ratings (counter_id, department_id, level, reasons, comment, phone,
 		device_hash, address_hash, created_at, excluded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	totals: `INSERT INTO rating_days (counter_id, day, department_id, total, satisfied, bad)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (counter_id, day) DO UPDATE SET total = rating_days.total + excluded.total,
-			satisfied = rating_days.satisfied + excluded.satisfied, bad = rating_days.bad + excluded.bad`,
 	months: `INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (counter_id, month, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
@@ -181,7 +178,7 @@ var rateSQL = struct {
 
 // rateStmts are rateSQL prepared on the writer's connection.
 type rateStmts struct {
-	device, address, insert, totals, months, deptMonths *sql.Stmt
+	device, addressMinute, addressHour, insert, months, deptMonths *sql.Stmt
 }
 
 // prepareRateStmts prepares the writer's statements, once the tables exist.
@@ -197,8 +194,8 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 	for _, p := range []struct {
 		dst **sql.Stmt
 		sql string
-	}{{&st.device, rateSQL.device}, {&st.address, rateSQL.address}, {&st.insert, rateSQL.insert},
-		{&st.totals, rateSQL.totals}, {&st.months, rateSQL.months}, {&st.deptMonths, rateSQL.deptMonths}} {
+	}{{&st.device, rateSQL.device}, {&st.addressMinute, rateSQL.addressMinute}, {&st.addressHour, rateSQL.addressHour},
+		{&st.insert, rateSQL.insert}, {&st.months, rateSQL.months}, {&st.deptMonths, rateSQL.deptMonths}} {
 		if *p.dst, err = wDB.Prepare(p.sql); err != nil {
 			st.close()
 			return nil, fmt.Errorf("prepare rating statements: %w", err)
@@ -209,7 +206,7 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 }
 
 func (st *rateStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.device, st.address, st.insert, st.totals, st.months, st.deptMonths} {
+	for _, stmt := range []*sql.Stmt{st.device, st.addressMinute, st.addressHour, st.insert, st.months, st.deptMonths} {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -247,14 +244,11 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending *pendingRatings,
 	if IsBad(r.Level) {
 		sat, bad = 0, 1
 	}
-	day := dayOf(r.CreatedAt)
-	if _, err := sqlTx.StmtContext(ctx, st.totals).Exec(r.CounterID, day, r.DepartmentID, 1, sat, bad); err != nil {
+	month := monthOfRating(r.CreatedAt)
+	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, month, r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
-	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, day[:7], r.DepartmentID, 1, sat, bad); err != nil {
-		return nil, err
-	}
-	if _, err := sqlTx.StmtContext(ctx, st.deptMonths).Exec(day[:7], r.DepartmentID, 1, sat, bad); err != nil {
+	if _, err := sqlTx.StmtContext(ctx, st.deptMonths).Exec(month, r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
 	rt.stored(req)
@@ -270,8 +264,8 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending *pendingRatings,
 }
 
 // recentRatings is what the rating writer remembers of the recent ratings,
-// so that the anti-abuse rules need not read them: the addresses' hourly
-// counts and the phones' latest rating of each counter.
+// so that the anti-abuse rules need not read them: the addresses' counts by
+// minute and the phones' latest rating of each counter.
 type recentRatings struct {
 	addresses addressCounts
 	devices   recentDevices
@@ -283,16 +277,17 @@ type pendingRatings struct {
 	devices   map[deviceKey]int64
 }
 
-// loadRecentRatings reads the ratings of the last two hours (for the
-// address counts) and of the rating window and an hour more (for the
-// phones) before the writer's first batch; from then on the writer's
-// commits keep them. The read is a range of idx_ratings_created_at.
+// loadRecentRatings reads the ratings of the last hour, from the start of
+// its first minute (for the address counts), and of the rating window and
+// an hour more (for the phones) before the writer's first batch; from then
+// on the writer's commits keep them. The read is a range of
+// idx_ratings_created_at.
 func (s *Store) loadRecentRatings(now time.Time, window time.Duration) error {
 	if s.recent.addresses.loaded {
 		return nil
 	}
-	fromHour := hourOf(now) - 1
-	addressesFrom := time.Unix(fromHour*3600, 0).UTC()
+	fromMinute := minuteOf(hourBefore(now))
+	addressesFrom := time.Unix(fromMinute*60, 0).UTC()
 	devicesFrom := now.Add(-window - time.Hour).UTC()
 	from := addressesFrom
 	if devicesFrom.Before(from) {
@@ -314,7 +309,7 @@ func (s *Store) loadRecentRatings(now time.Time, window time.Duration) error {
 			return fmt.Errorf("read recent ratings: %w", err)
 		}
 		if !at.Before(addressesFrom) {
-			add(counts, address, hourOf(at), 1)
+			add(counts, address, minuteOf(at), 1)
 		}
 		if at.After(devicesFrom) {
 			devices.note(devices.last, counter, device, at)
@@ -323,7 +318,7 @@ func (s *Store) loadRecentRatings(now time.Time, window time.Duration) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read recent ratings: %w", err)
 	}
-	s.recent = recentRatings{addresses: addressCounts{horizon: fromHour, loaded: true, byHour: counts}, devices: devices}
+	s.recent = recentRatings{addresses: addressCounts{horizon: fromMinute, loaded: true, byMinute: counts}, devices: devices}
 	return nil
 }
 

@@ -99,9 +99,12 @@ type Rating struct {
 	DepartmentID uint `gorm:"not null"`
 	Level        int  `gorm:"not null"`
 	// Reasons holds the chosen BadReasons, separated by "、".
-	Reasons     string    `gorm:"size:100;not null"`
-	Comment     string    `gorm:"size:800;not null"`
-	Phone       string    `gorm:"size:20;not null"`
+	Reasons string `gorm:"size:100;not null"`
+	Comment string `gorm:"size:800;not null"`
+	Phone   string `gorm:"size:20;not null"`
+	// The indexes by device and by address serve the anti-abuse rules on
+	// PostgreSQL and MySQL. SQLite has neither (migrations 14 and 17): its
+	// one rating writer remembers what the rules need.
 	DeviceHash  string    `gorm:"size:64;not null;index:idx_ratings_device,priority:2"`
 	AddressHash string    `gorm:"size:64;not null;index:idx_ratings_address,priority:1"`
 	CreatedAt   time.Time `gorm:"not null;index;index:idx_ratings_device,priority:3;index:idx_ratings_address,priority:2"`
@@ -118,22 +121,11 @@ func (r Rating) ReasonList() []string {
 	return strings.Split(r.Reasons, "、")
 }
 
-// RatingDay is the running total of one counter's ratings on one day,
-// updated with each rating, so that statistics never scan the ratings.
-type RatingDay struct {
-	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
-	Day          string `gorm:"primaryKey;size:10"`
-	DepartmentID uint   `gorm:"not null;index"`
-	Total        int    `gorm:"not null"`
-	Satisfied    int    `gorm:"not null"`
-	Bad          int    `gorm:"not null"`
-}
-
 // RatingMonth is the running total of one counter's ratings in one month
-// ("2006-01"), under the department the ratings were given to, kept beside
-// the daily totals: the published statistics sum months, so that their
-// cost depends on the number of counters, not on how many ratings each
-// day holds. addToTotals and the rating writer keep both.
+// ("2006-01"), under the department the ratings were given to, updated
+// with each rating: the published statistics read months, so that their
+// cost depends on the number of counters, not on how many ratings there
+// are. addToTotals and the rating writer keep it.
 type RatingMonth struct {
 	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
 	Month        string `gorm:"primaryKey;size:7;index"`
@@ -403,51 +395,27 @@ var chinaTime = time.FixedZone("CST", 8*60*60)
 func InBeijing(t time.Time) time.Time { return t.In(chinaTime) }
 
 // addToTotals adds (or, with sign -1, removes) a rating to its counter's
-// running total for its day.
+// and its department's running totals for its month.
 func addToTotals(tx *gorm.DB, r Rating, sign int) error {
-	sat, bad := 0, 0
+	m := RatingMonth{CounterID: r.CounterID, Month: monthOfRating(r.CreatedAt), DepartmentID: r.DepartmentID, Total: sign}
 	if IsBad(r.Level) {
-		bad = sign
+		m.Bad = sign
 	} else {
-		sat = sign
+		m.Satisfied = sign
 	}
-	day := RatingDay{CounterID: r.CounterID, Day: dayOf(r.CreatedAt), DepartmentID: r.DepartmentID,
-		Total: sign, Satisfied: sat, Bad: bad}
-	err := tx.Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "counter_id"}, {Name: "day"}},
-		DoUpdates: clause.Assignments(map[string]any{
-			"total":     gorm.Expr("rating_days.total + ?", sign),
-			"satisfied": gorm.Expr("rating_days.satisfied + ?", sat),
-			"bad":       gorm.Expr("rating_days.bad + ?", bad),
-		}),
-	}).Create(&day).Error
-	if err != nil {
-		return err
-	}
-	return addToMonths(tx, []RatingDay{day})
+	return addToMonths(tx, []RatingMonth{m})
 }
 
-// addToMonths adds daily totals (or changes to them) to the monthly ones,
-// the counters' and the departments'.
-func addToMonths(tx *gorm.DB, days []RatingDay) error {
-	months := map[[3]string]*RatingMonth{}
-	var order [][3]string
-	for _, d := range days {
-		key := [3]string{fmt.Sprint(d.CounterID), d.Day[:7], fmt.Sprint(d.DepartmentID)}
-		m, ok := months[key]
-		if !ok {
-			m = &RatingMonth{CounterID: d.CounterID, Month: key[1], DepartmentID: d.DepartmentID}
-			months[key] = m
-			order = append(order, key)
-		}
-		m.Total += d.Total
-		m.Satisfied += d.Satisfied
-		m.Bad += d.Bad
-	}
+// monthOfRating is the Beijing month ("2006-01") a rating counts in.
+func monthOfRating(t time.Time) string { return dayOf(t)[:7] }
+
+// addToMonths adds counters' monthly totals (or changes to them) to the
+// stored ones, and their sums to the departments'.
+func addToMonths(tx *gorm.DB, months []RatingMonth) error {
 	depts := map[[2]string]*RatingDepartmentMonth{}
 	var deptOrder [][2]string
-	for _, k := range order {
-		m := months[k]
+	for i := range months {
+		m := &months[i]
 		err := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "counter_id"}, {Name: "month"}, {Name: "department_id"}},
 			DoUpdates: clause.Assignments(map[string]any{
@@ -459,7 +427,7 @@ func addToMonths(tx *gorm.DB, days []RatingDay) error {
 		if err != nil {
 			return err
 		}
-		dk := [2]string{k[1], k[2]}
+		dk := [2]string{m.Month, fmt.Sprint(m.DepartmentID)}
 		d, ok := depts[dk]
 		if !ok {
 			d = &RatingDepartmentMonth{Month: m.Month, DepartmentID: m.DepartmentID}

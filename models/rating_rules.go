@@ -19,9 +19,10 @@ type ruleQueries interface {
 	// deviceRated reports whether a phone rated a counter after since, if
 	// it knows without reading the ratings.
 	deviceRated(counter uint, device string, since time.Time) (rated, ok bool)
-	// addressBound returns at least the number of an address's ratings
-	// after now - 1 hour, if it knows one without reading them.
-	addressBound(address string, now time.Time) (n int64, ok bool)
+	// addressRatings tells whether an address has limit ratings after
+	// now - 1 hour: it returns a number at or above limit if so, and under
+	// it if not, which need not be the exact count.
+	addressRatings(address string, now time.Time, limit int) (int64, error)
 	// stored tells that the rating asked for is stored.
 	stored(req rateRequest)
 }
@@ -47,10 +48,7 @@ func checkRateRules(q ruleQueries, req rateRequest) error {
 	if limit <= 0 {
 		return nil
 	}
-	if n, ok := q.addressBound(req.address, req.now); ok && n < int64(limit) {
-		return nil
-	}
-	n, err := q.count(rateSQL.address, req.address, req.now.Add(-time.Hour), limit)
+	n, err := q.addressRatings(req.address, req.now, limit)
 	if err != nil {
 		return err
 	}
@@ -76,8 +74,8 @@ func (r stmtRules) count(query string, args ...any) (int64, error) {
 	switch query {
 	case rateSQL.device:
 		stmt = r.st.device
-	case rateSQL.address:
-		stmt = r.st.address
+	case rateSQL.addressHour:
+		stmt = r.st.addressHour
 	default:
 		return 0, fmt.Errorf("rating writer: statement not prepared: %s", query)
 	}
@@ -90,12 +88,27 @@ func (r stmtRules) deviceRated(counter uint, device string, since time.Time) (bo
 	return r.recent.devices.rated(r.pending.devices, counter, device, since)
 }
 
-func (r stmtRules) addressBound(address string, now time.Time) (int64, bool) {
-	return r.recent.addresses.bound(r.pending.addresses, address, now)
+// addressRatings reads the writer's counts of the address's minutes, and
+// counts ratings in the database only when those cannot decide: one
+// minute's, when the limit falls between their bounds; the hour's, when
+// they do not reach back that far.
+func (r stmtRules) addressRatings(address string, now time.Time, limit int) (int64, error) {
+	lower, upper, ok := r.recent.addresses.bounds(r.pending.addresses, address, now)
+	switch {
+	case ok && (upper < int64(limit) || lower >= int64(limit)):
+		return lower, nil
+	case ok:
+		from := hourBefore(now)
+		var n int64
+		err := r.tx.StmtContext(r.ctx, r.st.addressMinute).QueryRowContext(r.ctx,
+			from, time.Unix((minuteOf(from)+1)*60, 0).UTC(), address).Scan(&n)
+		return lower + n, err
+	}
+	return r.count(rateSQL.addressHour, hourBefore(now), address, limit)
 }
 
 func (r stmtRules) stored(req rateRequest) {
-	add(r.pending.addresses, req.address, hourOf(req.now), 1)
+	add(r.pending.addresses, req.address, minuteOf(req.now), 1)
 	r.recent.devices.note(r.pending.devices, req.ctr.ID, req.device, req.now)
 }
 
@@ -112,6 +125,8 @@ func (r gormRules) count(query string, args ...any) (int64, error) {
 
 func (gormRules) deviceRated(uint, string, time.Time) (bool, bool) { return false, false }
 
-func (gormRules) addressBound(string, time.Time) (int64, bool) { return 0, false }
+func (r gormRules) addressRatings(address string, now time.Time, limit int) (int64, error) {
+	return r.count(addressCountSQL, address, hourBefore(now), limit)
+}
 
 func (gormRules) stored(rateRequest) {}

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func rate(t *testing.T, s *Store, in RatingInput, now time.Time) *RatingReceipt 
 func countRows(t *testing.T, s *Store) [3]int64 {
 	t.Helper()
 	var out [3]int64
-	for i, m := range []any{&Rating{}, &Case{}, &RatingDay{}} {
+	for i, m := range []any{&Rating{}, &Case{}, &RatingMonth{}} {
 		if err := s.db.Model(m).Count(&out[i]).Error; err != nil {
 			t.Fatal(err)
 		}
@@ -492,5 +493,34 @@ func TestRatingInAMonthsLastMomentCountsInThatMonth(t *testing.T) {
 	}
 	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
 		t.Fatalf("TotalsMismatch = %d, %v", n, err)
+	}
+}
+
+// TestAddressLimitIsExactAtTheMinute: the writer counts addresses' ratings
+// by minute, and the hour before a rating starts part-way through one; a
+// rating in that minute counts exactly when it is inside the hour.
+func TestAddressLimitIsExactAtTheMinute(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	rules := DefaultRatingRules()
+	rules.PerAddressPerHour = 2
+	first := at("2026-11-20 10:00").Add(30*time.Second + 500*time.Millisecond)
+	rate := func(device string, when time.Time) error {
+		_, err := s.RateCounter(ctx, RatingInput{CounterCode: "C02", Level: LevelSatisfied, Device: device, Address: "10.0.0.6"}, rules, when)
+		return err
+	}
+	for i, when := range []time.Time{first, first.Add(20 * time.Minute)} {
+		if err := rate("phone-"+strconv.Itoa(i), when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rate("phone-2", first.Add(time.Hour-100*time.Millisecond)); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("100 ms before the first rating is an hour old: %v, want ErrRateLimited", err)
+	}
+	if err := rate("phone-3", first.Add(time.Hour+100*time.Millisecond)); err != nil {
+		t.Fatalf("100 ms after the first rating is an hour old: %v", err)
+	}
+	if err := rate("phone-4", first.Add(time.Hour+200*time.Millisecond)); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("the third rating of the hour from 10:20:30: %v, want ErrRateLimited", err)
 	}
 }

@@ -146,38 +146,13 @@ func (s *Store) counterTallies(db *gorm.DB, month string) ([]UnitTally, error) {
 	return out, rows.Err()
 }
 
-// TotalsMismatch compares the running totals with a recount of the stored
-// ratings, the counters' monthly totals with their daily ones, the
-// departments' monthly totals with the counters', and the departments'
-// monthly case counts with a recount of the cases, and returns how many
-// rows differ. Zero is the only healthy answer.
+// TotalsMismatch compares the counters' monthly totals with a recount of
+// the stored ratings, the departments' monthly totals with the counters',
+// and the departments' monthly case counts with a recount of the cases, and
+// returns how many rows differ. Zero is the only healthy answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
-	var n int
-	day := s.dialect.localDaySQL("created_at")
-	err := s.db.WithContext(ctx).Raw(`
-		SELECT COUNT(*) FROM (
-			SELECT counter_id, day, total, satisfied, bad FROM rating_days WHERE total <> 0
-			EXCEPT
-			SELECT counter_id, ` + day + ` AS day, COUNT(*),
-				SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END), SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)
-			FROM ratings WHERE NOT excluded GROUP BY 1, 2
-		) AS diff`).Scan(&n).Error
-	if err != nil {
-		return 0, fmt.Errorf("check totals: %w", err)
-	}
-	var m int
-	err = s.db.WithContext(ctx).Raw(`
-		SELECT COUNT(*) FROM (
-			SELECT counter_id, ` + day + ` AS day, COUNT(*)
-			FROM ratings WHERE NOT excluded GROUP BY 1, 2
-			EXCEPT
-			SELECT counter_id, day, total FROM rating_days
-		) AS diff`).Scan(&m).Error
-	if err != nil {
-		return 0, fmt.Errorf("check totals: %w", err)
-	}
-	bad := n + m
-	for _, r := range []rollup{monthsFromDays, departmentMonthsFromMonths} {
+	bad := 0
+	for _, r := range []rollup{monthsFromRatings(s.dialect), departmentMonthsFromMonths} {
 		k, err := r.mismatch(s.db.WithContext(ctx))
 		if err != nil {
 			return 0, fmt.Errorf("check totals: %w", err)
@@ -384,7 +359,7 @@ func (s *Store) FindCounterTallies(ctx context.Context, counterID uint, now time
 // submit, for health checks and tests.
 func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
 	switch table {
-	case "ratings", "cases", "case_events", "rating_days", "audit_entries", "board_versions":
+	case "ratings", "cases", "case_events", "rating_months", "audit_entries", "board_versions":
 	default:
 		return 0, fmt.Errorf("count rows: %q is not a countable table", table)
 	}

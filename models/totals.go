@@ -2,40 +2,52 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 )
 
-// rollup is a GROUP BY that builds coarser running totals from finer ones:
-// the counters' months from their days, the departments' months from the
-// counters'. The one definition serves every place that needs it: a
-// migration that builds the coarser table on a deployed database, the
-// benchmark generator, and the recount check (TotalsMismatch), so the three
-// cannot drift apart.
+// rollup is a GROUP BY that builds running totals from finer rows: the
+// counters' months from the ratings, the departments' months from the
+// counters'. The one definition serves every place that needs it: the
+// benchmark generator and the tests' data, which fill the totals, and the
+// recount check (TotalsMismatch), so that they cannot drift apart.
 type rollup struct {
-	// into is the coarser table, keys its key columns.
+	// into is the table of totals, keys its key columns.
 	into, keys string
-	// from is the finer table, and groupKeys the key columns as computed
-	// from it, in the order of keys.
+	// from is what is summed (a table, with a condition if need be), and
+	// groupKeys the key columns as computed from it, in the order of keys.
 	from, groupKeys string
+	// counts computes the total, satisfied and bad columns.
+	counts [3]string
 }
 
-// The rollups of the rating totals. Portable SQL: substr is in SQLite,
-// PostgreSQL and MySQL.
-var (
-	monthsFromDays = rollup{into: "rating_months", keys: "counter_id, month, department_id",
-		from: "rating_days", groupKeys: "counter_id, substr(day, 1, 7), department_id"}
-	departmentMonthsFromMonths = rollup{into: "rating_department_months", keys: "month, department_id",
-		from: "rating_months", groupKeys: "month, department_id"}
-)
+// sumCounts sums totals into coarser ones.
+var sumCounts = [3]string{"SUM(total)", "SUM(satisfied)", "SUM(bad)"}
 
-// sums is the totals of the finer table, grouped by the coarser keys.
+// departmentMonthsFromMonths sums the counters' months into their
+// departments'. Portable SQL.
+var departmentMonthsFromMonths = rollup{into: "rating_department_months", keys: "month, department_id",
+	from: "rating_months", groupKeys: "month, department_id", counts: sumCounts}
+
+// monthsFromRatings counts the ratings into the counters' months (Beijing
+// months, under the department a rating was given to), leaving out those
+// set aside by a 申诉复核, as the rating writer and addToTotals keep them.
+func monthsFromRatings(d dialect) rollup {
+	return rollup{into: "rating_months", keys: "counter_id, month, department_id",
+		from:      "ratings WHERE NOT excluded",
+		groupKeys: "counter_id, substr(" + d.localDaySQL("created_at") + ", 1, 7), department_id",
+		counts: [3]string{"COUNT(*)", "SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END)",
+			"SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)"}}
+}
+
+// sums is the totals computed from the finer rows, grouped by the keys.
 func (r rollup) sums() string {
-	return "SELECT " + r.groupKeys + ", SUM(total), SUM(satisfied), SUM(bad) FROM " + r.from +
+	return "SELECT " + r.groupKeys + ", " + strings.Join(r.counts[:], ", ") + " FROM " + r.from +
 		" GROUP BY " + r.groupKeys
 }
 
-// fill writes the coarser totals from the finer ones, into an empty table.
+// fill writes the totals from the finer rows, into an empty table.
 func (r rollup) fill(tx *gorm.DB) error {
 	err := tx.Exec("INSERT INTO " + r.into + " (" + r.keys + ", total, satisfied, bad) " + r.sums()).Error
 	if err != nil {
@@ -44,12 +56,12 @@ func (r rollup) fill(tx *gorm.DB) error {
 	return nil
 }
 
-// mismatch counts the keys whose coarser totals differ from the sums of the
-// finer ones, both ways. Rows of zero (every rating taken out again) are
-// equal to no row.
+// mismatch counts the keys whose stored totals differ from those computed
+// from the finer rows, both ways. Rows of zero (every rating taken out
+// again) are equal to no row.
 func (r rollup) mismatch(tx *gorm.DB) (int, error) {
 	stored := "SELECT " + r.keys + ", total, satisfied, bad FROM " + r.into + " WHERE total <> 0"
-	summed := r.sums() + " HAVING SUM(total) <> 0"
+	summed := r.sums() + " HAVING " + r.counts[0] + " <> 0"
 	var n, m int
 	if err := tx.Raw("SELECT COUNT(*) FROM (" + stored + " EXCEPT " + summed + ") AS diff").Scan(&n).Error; err != nil {
 		return 0, fmt.Errorf("check %s: %w", r.into, err)
