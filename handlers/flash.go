@@ -29,8 +29,7 @@ func (h *Handler) setFlash(c echo.Context, msg string) error {
 	value := sealFlash(h.keys.flash[0], msg, time.Now())
 	// The browser drops it when the message expires, so that a message
 	// whose page is never shown does not keep every page out of the cache.
-	c.SetCookie(&http.Cookie{Name: flashCookie, Value: value, Path: "/", MaxAge: int(flashLifetime / time.Second),
-		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+	c.Response().Header().Add(echo.HeaderSetCookie, flashCookie+"="+value+h.flashCookieAttrs)
 	return nil
 }
 

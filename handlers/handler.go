@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/sessions"
 
@@ -59,7 +60,10 @@ type Handler struct {
 	rules    models.RatingRules
 	// secureCookies marks every cookie Secure (served over TLS).
 	secureCookies bool
-	trustProxy    bool
+	// raterCookieAttrs and flashCookieAttrs are those cookies' attributes
+	// (cookieAttrs), made once.
+	raterCookieAttrs, flashCookieAttrs string
+	trustProxy                         bool
 	// keys sign the rater cookie and key the pseudonyms of addresses.
 	keys *keyRing
 	// metrics count requests and read the store's figures for /metrics.
@@ -114,7 +118,7 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 	if cfg.PageCacheBytes > 0 {
 		pages = newPageCache(cfg.PageCacheBytes)
 	}
-	return &Handler{
+	h := &Handler{
 		pages:         pages,
 		views:         &viewCounter{},
 		store:         store,
@@ -129,7 +133,10 @@ func New(store *models.Store, logger *slog.Logger, cfg Config) (*Handler, error)
 		keys:          keys,
 		metrics:       newMetrics(store),
 		metricsToken:  cfg.MetricsToken,
-	}, nil
+	}
+	h.raterCookieAttrs = h.cookieAttrs("/r/", raterCookieLifetime)
+	h.flashCookieAttrs = h.cookieAttrs("/", int(flashLifetime/time.Second))
+	return h, nil
 }
 
 // simplified converts Traditional Chinese search input to Simplified.

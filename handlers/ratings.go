@@ -20,6 +20,10 @@ import (
 // once in the window. It holds a random number, nothing about the person.
 const raterCookie = "rater"
 
+// raterCookieLifetime is how long a phone keeps its rater cookie, in
+// seconds: 400 days, the longest browsers keep one.
+const raterCookieLifetime = 400 * 24 * 3600
+
 // rater returns the rater's device ID from its signed cookie, setting a new
 // one when there is none. ok is false when the request carried no valid
 // cookie: a rating is accepted only from a phone that opened the page.
@@ -32,8 +36,7 @@ func (h *Handler) rater(c echo.Context) (id string, ok bool) {
 	var b [16]byte
 	rand.Read(b[:])
 	id = hex.EncodeToString(b[:])
-	c.SetCookie(&http.Cookie{Name: raterCookie, Value: id + "." + h.keys.signRater(id), Path: "/r/", MaxAge: 400 * 24 * 3600,
-		HttpOnly: true, Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
+	c.Response().Header().Add(echo.HeaderSetCookie, raterCookie+"="+id+"."+h.keys.signRater(id)+h.raterCookieAttrs)
 	return id, false
 }
 

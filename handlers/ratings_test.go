@@ -405,3 +405,36 @@ func TestRankingListsEveryCounter(t *testing.T) {
 		t.Error("the counter B01, not rated this month, is not listed without a place as 暂无评价")
 	}
 }
+
+// TestRatingCookiesAttributes: the cookies of a rating (CSRF token, rater,
+// flash) are HttpOnly and SameSite=Lax, Secure when the portal is served
+// over TLS, each with its path and lifetime.
+func TestRatingCookiesAttributes(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		app := newTestAppWith(t, Config{SecureCookies: secure})
+		phone := newBrowser(app, "10.4.0.1")
+		res, body := phone.get(t, "/r/C02")
+		cookies := map[string]*http.Cookie{}
+		for _, c := range res.Cookies() {
+			cookies[c.Name] = c
+		}
+		token := csrfField.FindStringSubmatch(body)
+		req := httptestPost("/r/C02", url.Values{"level": {"4"}, "_csrf": {token[1]}})
+		res, _ = phone.do(t, req)
+		for _, c := range res.Cookies() {
+			cookies[c.Name] = c
+		}
+		for name, want := range map[string]struct {
+			path   string
+			maxAge int
+		}{csrfCookie: {"/", 86400}, raterCookie: {"/r/", 400 * 24 * 3600}, flashCookie: {"/", 600}} {
+			c := cookies[name]
+			if c == nil {
+				t.Fatalf("no %s cookie in the rating flow", name)
+			}
+			if c.Path != want.path || c.MaxAge != want.maxAge || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != secure {
+				t.Errorf("secure=%v: cookie %s: %+v", secure, name, c)
+			}
+		}
+	}
+}

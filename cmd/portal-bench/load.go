@@ -85,9 +85,20 @@ func parseWrk(out string) (result, error) {
 // times the step; a step reports whether its answer was the expected one.
 // Each worker gets its own state (a phone with its cookie jar).
 func closedLoop(ctx context.Context, workers int, d time.Duration, step func(w int, i int) (time.Duration, bool)) result {
+	return summarise(runLoop(ctx, workers, d, step))
+}
+
+// loopRun is what a closed loop measured: the latencies of the expected
+// answers, the other answers, and how long it ran.
+type loopRun struct {
+	lat      []time.Duration
+	failures int
+	elapsed  time.Duration
+}
+
+func runLoop(ctx context.Context, workers int, d time.Duration, step func(w int, i int) (time.Duration, bool)) loopRun {
 	var mu sync.Mutex
-	var lat []time.Duration
-	var ok, bad int
+	var run loopRun
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -96,26 +107,42 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, step func(w i
 		go func(w int) {
 			defer wg.Done()
 			var mine []time.Duration
-			good, fail := 0, 0
+			fail := 0
 			for i := 0; time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 				took, success := step(w, i)
 				if success {
-					good++
 					mine = append(mine, took)
 				} else {
 					fail++
 				}
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
-			ok += good
-			bad += fail
+			run.lat = append(run.lat, mine...)
+			run.failures += fail
 			mu.Unlock()
 		}(w)
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	r := result{requests: ok, failures: bad, rps: float64(ok) / elapsed.Seconds()}
+	run.elapsed = time.Since(start)
+	return run
+}
+
+// summarise turns runs of one load (rounds of it, interleaved with
+// another's) into its figures: the answers over the time they took, and
+// the percentiles of all their latencies.
+func summarise(runs ...loopRun) result {
+	var lat []time.Duration
+	var elapsed time.Duration
+	var r result
+	for _, run := range runs {
+		lat = append(lat, run.lat...)
+		r.failures += run.failures
+		elapsed += run.elapsed
+	}
+	r.requests = len(lat)
+	if elapsed > 0 {
+		r.rps = float64(r.requests) / elapsed.Seconds()
+	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		r.p50 = lat[len(lat)/2]
