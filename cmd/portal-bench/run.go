@@ -291,31 +291,40 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 
 	// Statistics at scale against a small data set, uncached.
 	fmt.Println("statistics …")
-	statsOf := func(addr string) result {
+	// Each query is new to the page cache: the round and the request
+	// number make it unique.
+	statsRun := func(addr string, round int, d time.Duration) loopRun {
 		client := newClient()
-		return closedLoop(ctx, 1, cfg.phase, func(w, i int) (time.Duration, bool) {
-			return getOnce(client, "http://"+addr+"/ratings?month="+statsMonth+"&bench="+strconv.Itoa(i))
+		return runLoop(ctx, 1, d, func(w, i int) (time.Duration, bool) {
+			return getOnce(client, "http://"+addr+"/ratings?month="+statsMonth+"&bench="+strconv.Itoa(round<<24+i))
 		})
 	}
 	// The page is measured on each data set by a portal started for it,
 	// so that the ratio compares the data, not a process that has just
-	// served three load phases with one that has served nothing. The
-	// figure after the load phases is reported beside it.
-	afterLoad := statsOf(portal.addr)
+	// served three load phases with one that has served nothing; the two
+	// take turns, as the raters' do. The figure after the load phases is
+	// reported beside it.
+	afterLoad := summarise(statsRun(portal.addr, 0, cfg.phase))
 	peak := portal.peakRSS()
 	portal.stop()
 	fresh, err := startPortal(portalBin, filepath.Join(work, "big.db"), filepath.Join(work, "portal-big-stats.log"))
 	if err != nil {
 		return err
 	}
-	bigStats := statsOf(fresh.addr)
-	peak = max(peak, fresh.peakRSS())
-	fresh.stop()
+	defer fresh.stop()
 	small, err := startPortal(portalBin, filepath.Join(work, "small.db"), filepath.Join(work, "portal-small.log"))
 	if err != nil {
 		return err
 	}
-	smallStats := statsOf(small.addr)
+	defer small.stop()
+	var bigRuns, smallRuns []loopRun
+	for round := range rounds {
+		bigRuns = append(bigRuns, statsRun(fresh.addr, round+1, cfg.phase/rounds))
+		smallRuns = append(smallRuns, statsRun(small.addr, round+1, cfg.phase/rounds))
+	}
+	bigStats, smallStats := summarise(bigRuns...), summarise(smallRuns...)
+	peak = max(peak, fresh.peakRSS())
+	fresh.stop()
 	small.stop()
 	if bigStats.requests == 0 || smallStats.requests == 0 {
 		fail("statistics: %d and %d answered", bigStats.requests, smallStats.requests)
