@@ -109,7 +109,7 @@ func newStoreCollector(store *models.Store) *storeCollector {
 	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
 	return &storeCollector{
 		store:           store,
-		ratings:         d("portal_ratings", "Ratings in the statistics, from the daily running totals."),
+		ratings:         d("portal_ratings", "Ratings in the statistics, from the monthly running totals."),
 		open:            d("portal_cases_open", "Cases (督办单) not yet closed."),
 		overdue:         d("portal_cases_overdue", "Open cases past their current deadline."),
 		poolOpen:        d("portal_db_connections_open", "Open database connections."),

@@ -34,13 +34,15 @@ func (h *Handler) Routes() *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 	e.Use(middleware.BodyLimit("1M"))
-	// Database work is bounded by the request's context. The rating
-	// routes are left out: their counter comes from memory, and a rating
-	// the writer has taken is answered after its commit whatever the
-	// context says (models.RateCounter), so the deadline's timer and
-	// context, made for each of a busy hall's requests, bound nothing.
+	// Database work is bounded by the request's context. On SQLite the
+	// rating routes are left out: their counter comes from memory, and a
+	// rating the writer has taken is answered after its commit whatever
+	// the context says (models.RateCounter), so the deadline's timer and
+	// context, made for each of a busy hall's requests, bound nothing. On
+	// PostgreSQL and MySQL a rating is a transaction of its own: bounded.
+	sqlite := h.store.Dialect() == "sqlite"
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: 15 * time.Second,
-		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Path(), "/r/") }}))
+		Skipper: func(c echo.Context) bool { return sqlite && strings.HasPrefix(c.Path(), "/r/") }}))
 
 	get := func(path string, fn echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 		e.Match([]string{http.MethodGet, http.MethodHead}, path, fn, m...)

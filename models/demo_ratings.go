@@ -90,7 +90,7 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		months := map[[2]string]*RatingMonth{}
 		var order [][2]string
 		for _, r := range ratings {
-			key := [2]string{fmt.Sprint(r.CounterID), monthOfRating(r.CreatedAt)}
+			key := [2]string{fmt.Sprint(r.CounterID), MonthOf(r.CreatedAt)}
 			m, ok := months[key]
 			if !ok {
 				m = &RatingMonth{CounterID: r.CounterID, Month: key[1], DepartmentID: r.DepartmentID}

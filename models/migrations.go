@@ -170,7 +170,7 @@ func migrations() []migration {
 }
 
 // ratingDay is the daily running total of a counter's ratings as
-// migrations 2 to 17 knew it: migration 9 built the monthly totals from it,
+// migrations 4 to 17 knew it: migration 9 built the monthly totals from it,
 // and migration 18 drops it.
 type ratingDay struct {
 	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`

@@ -249,7 +249,7 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending *pendingRatings,
 	if IsBad(r.Level) {
 		sat, bad = 0, 1
 	}
-	month := monthOfRating(r.CreatedAt)
+	month := MonthOf(r.CreatedAt)
 	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, month, r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}

@@ -382,10 +382,6 @@ func (s *Store) RateCounter(ctx context.Context, in RatingInput, rules RatingRul
 // joinReasons is how a rating stores its reasons.
 func joinReasons(reasons []string) string { return strings.Join(reasons, "、") }
 
-// dayOf is the calendar day of a moment in China Standard Time, the day the
-// statistics count it on.
-func dayOf(t time.Time) string { return t.In(chinaTime).Format("2006-01-02") }
-
 // chinaTime is Beijing time (UTC+8), without a time zone database on the
 // machine: days, months and deadlines are Beijing days.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -397,7 +393,7 @@ func InBeijing(t time.Time) time.Time { return t.In(chinaTime) }
 // addToTotals adds (or, with sign -1, removes) a rating to its counter's
 // and its department's running totals for its month.
 func addToTotals(tx *gorm.DB, r Rating, sign int) error {
-	m := RatingMonth{CounterID: r.CounterID, Month: monthOfRating(r.CreatedAt), DepartmentID: r.DepartmentID, Total: sign}
+	m := RatingMonth{CounterID: r.CounterID, Month: MonthOf(r.CreatedAt), DepartmentID: r.DepartmentID, Total: sign}
 	if IsBad(r.Level) {
 		m.Bad = sign
 	} else {
@@ -405,9 +401,6 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 	}
 	return addToMonths(tx, []RatingMonth{m})
 }
-
-// monthOfRating is the Beijing month ("2006-01") a rating counts in.
-func monthOfRating(t time.Time) string { return dayOf(t)[:7] }
 
 // addToMonths adds counters' monthly totals (or changes to them) to the
 // stored ones, and their sums to the departments'.

@@ -19,8 +19,8 @@ import "time"
 // each batch of ratings.
 //
 // It lives in the writer because on SQLite the writer stores every rating:
-// it is loaded from the ratings of the last two hours on the first batch
-// and then follows each commit. Only the writer goroutine touches it.
+// it is loaded from the ratings of the last hour, from the start of its
+// first minute, on the first batch and then follows each commit. Only the writer goroutine touches it.
 type addressCounts struct {
 	// horizon is the first minute counted: a rating whose hour starts
 	// before it is checked by counting in the database.

@@ -398,8 +398,7 @@ func TestOverdueCountsInBeijingTime(t *testing.T) {
 	}
 }
 
-// TestAddressLimitCountsTheLastHourOnly: the hourly counts behind the
-// per-address limit span two clock hours; ratings older than an hour must
+// TestAddressLimitCountsTheLastHourOnly: ratings older than an hour must
 // not count against the address, and the ones within it must.
 func TestAddressLimitCountsTheLastHourOnly(t *testing.T) {
 	s := newDemoStore(t)

@@ -36,7 +36,7 @@ func recountMonth(t *testing.T, s *Store, month string) (all Tally, depts, count
 		}
 	}
 	for _, r := range ratings {
-		if dayOf(r.CreatedAt)[:7] != month {
+		if MonthOf(r.CreatedAt) != month {
 			continue
 		}
 		add(&all, r)

@@ -10,8 +10,9 @@ import (
 // rollup is a GROUP BY that builds running totals from finer rows: the
 // counters' months from the ratings, the departments' months from the
 // counters'. The one definition serves every place that needs it: the
-// benchmark generator and the tests' data, which fill the totals, and the
-// recount check (TotalsMismatch), so that they cannot drift apart.
+// migration that built the departments' months (12), the benchmark
+// generator and the tests' data, which fill the totals, and the recount
+// check (TotalsMismatch), so that they cannot drift apart.
 type rollup struct {
 	// into is the table of totals, keys its key columns.
 	into, keys string
