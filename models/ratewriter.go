@@ -171,9 +171,9 @@ var rateSQL = struct {
 	addressHour:   addressHourSQL,
 	insert: `INSERT INTO ratings (counter_id, department_id, level, reasons, comment, phone,
 		device_hash, address_hash, created_at, excluded) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	months: `INSERT INTO rating_months (counter_id, month, department_id, total, satisfied, bad)
+	months: `INSERT INTO rating_months (month, counter_id, department_id, total, satisfied, bad)
 		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (counter_id, month, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
+		ON CONFLICT (month, counter_id, department_id) DO UPDATE SET total = rating_months.total + excluded.total,
 			satisfied = rating_months.satisfied + excluded.satisfied, bad = rating_months.bad + excluded.bad`,
 	deptMonths: `INSERT INTO rating_department_months (month, department_id, total, satisfied, bad)
 		VALUES (?, ?, ?, ?, ?)
@@ -250,7 +250,7 @@ func (s *Store) storeRating(tx *gorm.DB, st *rateStmts, pending *pendingRatings,
 		sat, bad = 0, 1
 	}
 	month := MonthOf(r.CreatedAt)
-	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(r.CounterID, month, r.DepartmentID, 1, sat, bad); err != nil {
+	if _, err := sqlTx.StmtContext(ctx, st.months).Exec(month, r.CounterID, r.DepartmentID, 1, sat, bad); err != nil {
 		return nil, err
 	}
 	if _, err := sqlTx.StmtContext(ctx, st.deptMonths).Exec(month, r.DepartmentID, 1, sat, bad); err != nil {

@@ -2,7 +2,11 @@ package models
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -249,4 +253,124 @@ func TestCaseTotalsMigration(t *testing.T) {
 		t.Fatalf("%d rows built, %v", n, err)
 	}
 	checkCaseFiguresEqualRecount(t, s)
+}
+
+// legacyRatingMonth is rating_months as migrations 9 to 18 left it: keyed
+// by counter first, with an index by month.
+type legacyRatingMonth struct {
+	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`
+	Month        string `gorm:"primaryKey;size:7;index:idx_rating_months_month"`
+	DepartmentID uint   `gorm:"primaryKey;autoIncrement:false"`
+	Total        int    `gorm:"not null"`
+	Satisfied    int    `gorm:"not null"`
+	Bad          int    `gorm:"not null"`
+}
+
+func (legacyRatingMonth) TableName() string { return "rating_months" }
+
+// TestRatingMonthsRekeyMigration: migration 19 turns the counters' monthly
+// totals of a deployed database, keyed by counter first, into totals keyed
+// by month first (WITHOUT ROWID on SQLite), keeping every row: the
+// published figures are the same before and after, and the writer goes on
+// adding to them.
+func TestRatingMonthsRekeyMigration(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	if _, err := s.LoadDemoRatings(ctx, DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
+		t.Fatal(err)
+	}
+	// The columns are named: the legacy table has them in another order,
+	// and PostgreSQL refuses a cached SELECT * whose columns moved.
+	read := s.db.Select("month, counter_id, department_id, total, satisfied, bad").Order("month, counter_id, department_id").Session(&gorm.Session{})
+	var months []RatingMonth
+	if err := read.Find(&months).Error; err != nil || len(months) == 0 {
+		t.Fatalf("%d monthly totals, %v", len(months), err)
+	}
+	if err := s.db.Migrator().DropTable("rating_months"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.AutoMigrate(&legacyRatingMonth{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Table("rating_months").CreateInBatches(months, 500).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !s.db.Migrator().HasIndex(&legacyRatingMonth{}, "idx_rating_months_month") {
+		t.Fatal("the legacy table has no index by month")
+	}
+	before, err := s.FindRatingStats(ctx, "2026-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range migrations() {
+		if m.version == 19 {
+			if err := s.db.Transaction(m.up); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var after []RatingMonth
+	if err := read.Find(&after).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(after, months) {
+		t.Fatalf("%d rows after the migration, %d before, or they differ", len(after), len(months))
+	}
+	if s.db.Migrator().HasIndex(&RatingMonth{}, "idx_rating_months_month") {
+		t.Error("the index by month is still there")
+	}
+	if s.dialect == dialectSQLite {
+		var ddl string
+		s.db.Raw("SELECT sql FROM sqlite_schema WHERE name = 'rating_months'").Scan(&ddl)
+		if !strings.Contains(ddl, "WITHOUT ROWID") || !strings.Contains(ddl, "PRIMARY KEY (month, counter_id, department_id)") {
+			t.Errorf("rating_months is %s", ddl)
+		}
+	}
+	stats, err := s.FindRatingStats(ctx, "2026-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(stats, before) {
+		t.Error("the published figures changed with the migration")
+	}
+	checkStatsEqualRecount(t, s, "2026-10")
+	now := time.Now()
+	for i, level := range []int{LevelSatisfied, LevelDissatisfied, LevelSatisfied} {
+		_, err := s.RateCounter(ctx, RatingInput{CounterCode: "C02", Level: level, Reasons: []string{"事难办"},
+			Device: fmt.Sprintf("rekeyed-%d", i), Address: "a"}, DefaultRatingRules(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkStatsEqualRecount(t, s, MonthOf(now))
+	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
+		t.Errorf("TotalsMismatch after the migration and three ratings: %d, %v", n, err)
+	}
+}
+
+// TestRankUnits ranks units as the page promises: a higher rate first, then
+// more ratings, then the order they were given in; a unit without ratings
+// after every rated one.
+func TestRankUnits(t *testing.T) {
+	units := []UnitTally{
+		{Key: "none"},
+		{Key: "half-of-2", Tally: Tally{Total: 2, Satisfied: 1, Bad: 1}},
+		{Key: "all-of-1", Tally: Tally{Total: 1, Satisfied: 1}},
+		{Key: "half-of-4", Tally: Tally{Total: 4, Satisfied: 2, Bad: 2}},
+		{Key: "none-of-3", Tally: Tally{Total: 3, Bad: 3}},
+		{Key: "all-of-5", Tally: Tally{Total: 5, Satisfied: 5}},
+		{Key: "also-none"},
+		{Key: "two-thirds", Tally: Tally{Total: 3, Satisfied: 2, Bad: 1}},
+		{Key: "half-of-2-again", Tally: Tally{Total: 2, Satisfied: 1, Bad: 1}},
+	}
+	rankUnits(units)
+	var got []string
+	for _, u := range units {
+		got = append(got, u.Key)
+	}
+	want := []string{"all-of-5", "all-of-1", "two-thirds", "half-of-4", "half-of-2", "half-of-2-again",
+		"none-of-3", "none", "also-none"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ranked %v, want %v", got, want)
+	}
 }

@@ -35,9 +35,9 @@ var departmentMonthsFromMonths = rollup{into: "rating_department_months", keys: 
 // months, under the department a rating was given to), leaving out those
 // set aside by a 申诉复核, as the rating writer and addToTotals keep them.
 func monthsFromRatings(d dialect) rollup {
-	return rollup{into: "rating_months", keys: "counter_id, month, department_id",
+	return rollup{into: "rating_months", keys: "month, counter_id, department_id",
 		from:      "ratings WHERE NOT excluded",
-		groupKeys: "counter_id, substr(" + d.localDaySQL("created_at") + ", 1, 7), department_id",
+		groupKeys: "substr(" + d.localDaySQL("created_at") + ", 1, 7), counter_id, department_id",
 		counts: [3]string{"COUNT(*)", "SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END)",
 			"SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)"}}
 }
