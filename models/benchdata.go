@@ -260,7 +260,7 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 			if err := tx.Exec(`DELETE FROM case_department_months`).Error; err != nil {
 				return err
 			}
-			return fillCaseTotals(tx)
+			return caseMonthsFromCases(dialectOf(tx)).fill(tx)
 		})
 	})
 }

@@ -60,37 +60,3 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
-
-// caseTotalsSQL is the totals recounted from the cases, in the columns of
-// case_department_months.
-func caseTotalsSQL(d dialect) string {
-	month := "substr(" + d.localDaySQL("created_at") + ", 1, 7)"
-	return `SELECT department_id, ` + month + `, COUNT(*),
-		SUM(CASE WHEN state = '` + CaseClosed + `' THEN 1 ELSE 0 END),
-		SUM(CASE WHEN state = '` + CaseClosed + `' AND closed_on_time THEN 1 ELSE 0 END)
-		FROM cases GROUP BY department_id, ` + month
-}
-
-// fillCaseTotals writes the totals of every case into an empty table.
-func fillCaseTotals(tx *gorm.DB) error {
-	err := tx.Exec(`INSERT INTO case_department_months (department_id, month, cases, closed, on_time) ` + caseTotalsSQL(dialectOf(tx))).Error
-	if err != nil {
-		return fmt.Errorf("build case totals: %w", err)
-	}
-	return nil
-}
-
-// caseTotalsMismatch counts the department-months whose totals differ from
-// a recount of the cases, both ways.
-func caseTotalsMismatch(tx *gorm.DB) (int, error) {
-	stored := `SELECT department_id, month, cases, closed, on_time FROM case_department_months WHERE cases <> 0`
-	counted := caseTotalsSQL(dialectOf(tx))
-	var n, m int
-	if err := tx.Raw("SELECT COUNT(*) FROM (" + stored + " EXCEPT " + counted + ") AS diff").Scan(&n).Error; err != nil {
-		return 0, fmt.Errorf("check case totals: %w", err)
-	}
-	if err := tx.Raw("SELECT COUNT(*) FROM (" + counted + " EXCEPT " + stored + ") AS diff").Scan(&m).Error; err != nil {
-		return 0, fmt.Errorf("check case totals: %w", err)
-	}
-	return n + m, nil
-}

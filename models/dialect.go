@@ -238,6 +238,12 @@ func dialectOf(db *gorm.DB) dialect {
 	return dialectSQLite
 }
 
+// localMonthSQL is the SQL for the month (2006-01, Beijing time) of a UTC
+// timestamp column, as MonthOf gives it: the key of the monthly totals.
+func (d dialect) localMonthSQL(col string) string {
+	return "substr(" + d.localDaySQL(col) + ", 1, 7)"
+}
+
 // localDaySQL is the SQL for the calendar day (2006-01-02, Beijing time,
 // UTC+8 all year) of a UTC timestamp column, as the rating totals key it.
 func (d dialect) localDaySQL(col string) string {

@@ -148,7 +148,7 @@ func migrations() []migration {
 			if err := tx.AutoMigrate(&CaseDepartmentMonth{}); err != nil {
 				return err
 			}
-			return fillCaseTotals(tx)
+			return caseMonthsFromCases(dialectOf(tx)).fill(tx)
 		}},
 		{16, "no index of ratings by department: nothing reads it, and each rating wrote a page of it", func(tx *gorm.DB) error {
 			if !tx.Migrator().HasIndex(&Rating{}, "idx_ratings_department_id") {

@@ -374,3 +374,45 @@ func TestRankUnits(t *testing.T) {
 		t.Errorf("ranked %v, want %v", got, want)
 	}
 }
+
+// TestTotalsMismatchFindsDrift: the recount check reports a running total
+// that differs from its recount, and a total with nothing behind it, in
+// each of the three tables of totals; and nothing once they are put back.
+func TestTotalsMismatchFindsDrift(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	if _, err := s.LoadDemoRatings(ctx, DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, want bool) {
+		t.Helper()
+		n, err := s.TotalsMismatch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (n > 0) != want {
+			t.Errorf("%s: TotalsMismatch = %d", what, n)
+		}
+	}
+	check("as loaded", false)
+	for _, c := range []struct{ table, column, orphan string }{
+		{"rating_months", "satisfied", "INSERT INTO rating_months (month, counter_id, department_id, total, satisfied, bad) VALUES ('1999-01', 1, 1, 1, 1, 0)"},
+		{"rating_department_months", "bad", "INSERT INTO rating_department_months (month, department_id, total, satisfied, bad) VALUES ('1999-01', 1, 1, 0, 1)"},
+		{"case_department_months", "closed", "INSERT INTO case_department_months (department_id, month, cases, closed, on_time) VALUES (1, '1999-01', 1, 0, 0)"},
+	} {
+		exec := func(sql string) {
+			t.Helper()
+			if err := s.db.Exec(sql).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		exec("UPDATE " + c.table + " SET " + c.column + " = " + c.column + " + 1")
+		check(c.table+" counted one too many", true)
+		exec("UPDATE " + c.table + " SET " + c.column + " = " + c.column + " - 1")
+		check(c.table+" put back", false)
+		exec(c.orphan)
+		check(c.table+" with a month nothing was counted in", true)
+		exec("DELETE FROM " + c.table + " WHERE month = '1999-01'")
+		check(c.table+" without it", false)
+	}
+}
