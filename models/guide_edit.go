@@ -824,6 +824,7 @@ func (s *Store) setGuideState(ctx context.Context, departmentID, id uint, by Act
 		if err := q.First(&it).Error; err != nil {
 			return err
 		}
+		keyBefore, keyErr := searchKey(&it)
 		action, cols, ok := change(&it)
 		if !ok {
 			return nil
@@ -845,9 +846,14 @@ func (s *Store) setGuideState(ctx context.Context, departmentID, id uint, by Act
 			return err
 		}
 		it = fresh
-		// Whether an item is published is part of its search index key.
-		if err := indexGuide(tx, &it, it.Theme.Name, &it.Department); err != nil {
-			return err
+		// A state holds no text of the search index, but whether the item
+		// is published is a facet of its key there: the index is rewritten
+		// when the key changes (and by indexGuide's error when it cannot
+		// be made), not on every repeal or restoration.
+		if key, err := searchKey(&it); keyErr != nil || err != nil || key != keyBefore {
+			if err := indexGuide(tx, &it, it.Theme.Name, &it.Department); err != nil {
+				return err
+			}
 		}
 		return audit(tx, by, action, guideObject(&it), before, statusRecord(&it), now)
 	})

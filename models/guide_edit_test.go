@@ -383,3 +383,67 @@ func TestUndoRepealAndMoveDepartment(t *testing.T) {
 		}
 	}
 }
+
+// TestGuideStateInSearch: search follows a guide's state. Withdrawn, it is
+// neither listed nor counted; published again, it is both; repealed, it
+// stays listed (its guide says since when), and its index rows stay one of
+// each, whatever the order of the changes.
+func TestGuideStateInSearch(t *testing.T) {
+	ctx := context.Background()
+	s := newDemoStore(t)
+	rsj := departmentID(t, s, "rsj")
+	it := guideOf(t, s, "11QHRSJ0001-01")
+	// A word of its name that other items' names have too: the search
+	// finds them whether or not it finds this one.
+	const word = "养老保险"
+	if !strings.Contains(it.Name, word) {
+		t.Fatalf("%s is not a %s item", it.Name, word)
+	}
+	total := mustFind(t, s, GuideFilter{Query: word}).Total
+	listed := func(when string, want bool) {
+		t.Helper()
+		res := mustFind(t, s, GuideFilter{Query: word, PerPage: 100})
+		got := false
+		for _, g := range res.Hits {
+			got = got || g.ID == it.ID
+		}
+		if got != want {
+			t.Errorf("%s: listed %v, want %v", when, got, want)
+		}
+		// The counts come from the index's keys, not from the items.
+		if wantTotal := total - 1 + boolInt(want); res.Total != wantTotal {
+			t.Errorf("%s: %d found, want %d", when, res.Total, wantTotal)
+		}
+		if s.dialect == dialectSQLite {
+			var rows, names int
+			s.db.Raw("SELECT COUNT(*) FROM service_item_search WHERE rowid >> ? = ?", facetBits, it.ID).Scan(&rows)
+			s.db.Raw("SELECT COUNT(*) FROM service_item_names WHERE rowid = ?", it.ID).Scan(&names)
+			if rows != 1 || names != 1 {
+				t.Errorf("%s: %d rows of the item in the index and %d of its name, want one each", when, rows, names)
+			}
+		}
+	}
+	listed("as loaded", true)
+	steps := []struct {
+		name   string
+		change func() error
+		listed bool
+	}{
+		{"withdrawn", func() error { _, err := s.SetGuidePublished(ctx, rsj, it.ID, false, rsjEditor); return err }, false},
+		{"repealed while withdrawn", func() error {
+			_, err := s.SetGuideRepealed(ctx, rsj, it.ID, true, rsjEditor, time.Now())
+			return err
+		}, false},
+		{"published again, repealed", func() error { _, err := s.SetGuidePublished(ctx, rsj, it.ID, true, rsjEditor); return err }, true},
+		{"in force again", func() error {
+			_, err := s.SetGuideRepealed(ctx, rsj, it.ID, false, rsjEditor, time.Now())
+			return err
+		}, true},
+	}
+	for _, st := range steps {
+		if err := st.change(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		listed(st.name, st.listed)
+	}
+}

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -313,20 +314,20 @@ const (
 	maxItemKey = 1<<(63-facetBits) - 1
 )
 
+// audienceFacets are the audiences by their two bits in a search key, the
+// one table that searchKey writes and facetGroup reads; 0 is an item
+// without one.
+func audienceFacets() [4]Audience {
+	return [4]Audience{1: AudiencePerson, 2: AudienceCompany, 3: AudienceBoth}
+}
+
 // searchKey is the service_item_search rowid of an item.
 func searchKey(it *ServiceItem) (int64, error) {
 	if it.ID > maxItemKey || it.DepartmentID >= 1<<deptBits || it.ThemeID >= 1<<themeBits {
 		return 0, fmt.Errorf("search key of item %d (theme %d, department %d): out of range", it.ID, it.ThemeID, it.DepartmentID)
 	}
-	var aud int64
-	switch it.Audience {
-	case AudiencePerson:
-		aud = 1
-	case AudienceCompany:
-		aud = 2
-	case AudienceBoth:
-		aud = 3
-	}
+	audiences := audienceFacets()
+	aud := int64(max(slices.Index(audiences[:], it.Audience), 0))
 	var pub int64
 	if it.Published {
 		pub = 1
@@ -339,14 +340,7 @@ func searchKey(it *ServiceItem) (int64, error) {
 func facetGroup(facets int64) (g group, published bool) {
 	g.DepartmentID = uint(facets & (1<<deptBits - 1))
 	g.ThemeID = uint(facets >> deptBits & (1<<themeBits - 1))
-	switch facets >> (deptBits + themeBits) & 3 {
-	case 1:
-		g.Audience = AudiencePerson
-	case 2:
-		g.Audience = AudienceCompany
-	case 3:
-		g.Audience = AudienceBoth
-	}
+	g.Audience = audienceFacets()[facets>>(deptBits+themeBits)&3]
 	return g, facets>>(facetBits-1)&1 == 1
 }
 
