@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -193,6 +194,10 @@ func (ratingDay) TableName() string { return "rating_days" }
 // then fall on that range's few pages, and no index is left to update. On
 // PostgreSQL and MySQL only the key's order changes. The index by month,
 // which the new key makes redundant, goes.
+//
+// GORM's SQLite migrator rebuilds a table from its columns to alter or
+// drop one, and would lose WITHOUT ROWID: a later change to this table on
+// SQLite must rebuild it by hand, as this one does.
 func rekeyRatingMonths(tx *gorm.DB) error {
 	var stmts []string
 	switch tx.Dialector.Name() {
@@ -209,7 +214,18 @@ func rekeyRatingMonths(tx *gorm.DB) error {
 			`ALTER TABLE rating_months_rekeyed RENAME TO rating_months`,
 		}
 	case "postgres":
-		stmts = []string{`ALTER TABLE rating_months DROP CONSTRAINT rating_months_pkey,
+		// GORM leaves the key unnamed, so PostgreSQL names it; read the
+		// name rather than assume it.
+		var name string
+		err := tx.Raw(`SELECT conname FROM pg_constraint
+			WHERE conrelid = 'rating_months'::regclass AND contype = 'p'`).Scan(&name).Error
+		if err != nil {
+			return err
+		}
+		if name == "" {
+			return errors.New("rating_months has no primary key")
+		}
+		stmts = []string{`ALTER TABLE rating_months DROP CONSTRAINT ` + tx.Statement.Quote(name) + `,
 			ADD PRIMARY KEY (month, counter_id, department_id)`}
 	default:
 		stmts = []string{`ALTER TABLE rating_months DROP PRIMARY KEY, ADD PRIMARY KEY (month, counter_id, department_id)`}

@@ -129,7 +129,8 @@ func (r Rating) ReasonList() []string {
 // month, so that a month's rows lie together: /ratings reads them as one
 // range, and the writer's updates of the current month touch few pages.
 // On SQLite the table is WITHOUT ROWID, the rows themselves in key order
-// (migration 19).
+// (migration 19; GORM's SQLite migrator would not keep that when it
+// rebuilds a table to alter a column).
 type RatingMonth struct {
 	Month        string `gorm:"primaryKey;size:7"`
 	CounterID    uint   `gorm:"primaryKey;autoIncrement:false"`

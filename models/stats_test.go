@@ -416,3 +416,34 @@ func TestTotalsMismatchFindsDrift(t *testing.T) {
 		check(c.table+" without it", false)
 	}
 }
+
+// TestFindCounterTallies sums a counter's months as its page shows them:
+// the month of now in Beijing (here just past midnight of the 1st, still
+// the last day of the month before in UTC) and the twelve months ending
+// with it, under every department it was rated under, and nothing of
+// another counter, of the thirteenth month back or of a month to come.
+func TestFindCounterTallies(t *testing.T) {
+	s := newDemoStore(t)
+	ctx := context.Background()
+	rows := []RatingMonth{
+		{Month: "2026-03", CounterID: 1, DepartmentID: 1, Total: 2, Satisfied: 1, Bad: 1},
+		{Month: "2026-03", CounterID: 1, DepartmentID: 2, Total: 3, Satisfied: 3},
+		{Month: "2026-02", CounterID: 1, DepartmentID: 1, Total: 5, Satisfied: 4, Bad: 1},
+		{Month: "2025-04", CounterID: 1, DepartmentID: 1, Total: 7, Satisfied: 7},
+		{Month: "2025-03", CounterID: 1, DepartmentID: 1, Total: 100, Satisfied: 100},
+		{Month: "2026-04", CounterID: 1, DepartmentID: 1, Total: 1000, Bad: 1000},
+		{Month: "2026-03", CounterID: 2, DepartmentID: 1, Total: 50, Satisfied: 50},
+	}
+	if err := s.db.Create(&rows).Error; err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 2, 28, 16, 30, 0, 0, time.UTC) // 00:30 on 1 March in Beijing
+	got, err := s.FindCounterTallies(ctx, 1, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CounterTallies{Month: Tally{Total: 5, Satisfied: 4, Bad: 1}, Year: Tally{Total: 17, Satisfied: 15, Bad: 2}}
+	if got != want {
+		t.Errorf("tallies %+v, want %+v", got, want)
+	}
+}
