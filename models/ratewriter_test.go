@@ -12,8 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // TestConcurrentRatingsAreStoredExactlyOnce sends ratings from many raters at
@@ -376,12 +374,7 @@ func TestPhoneRuleHoldsAcrossRestartsAndWindows(t *testing.T) {
 // and changes nothing where it is gone.
 func TestDepartmentIndexMigration(t *testing.T) {
 	s := newTestStore(t)
-	var up func(*gorm.DB) error
-	for _, m := range migrations() {
-		if m.version == 16 {
-			up = m.up
-		}
-	}
+	up := migrationUp(t, 16)
 	if err := s.db.Exec("CREATE INDEX idx_ratings_department_id ON ratings (department_id)").Error; err != nil {
 		t.Fatal(err)
 	}

@@ -442,12 +442,7 @@ func TestSearchIndexMigration(t *testing.T) {
 	for i, f := range queries {
 		before[i] = mustFind(t, s, f)
 	}
-	var rebuild func(*gorm.DB) error
-	for _, m := range migrations() {
-		if m.version == 13 {
-			rebuild = m.up
-		}
-	}
+	rebuild := migrationUp(t, 13)
 	// As before migration 13: the index holds every item under its id, and
 	// there is no index of names.
 	for _, stmt := range []string{

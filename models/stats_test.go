@@ -233,20 +233,12 @@ func TestPublishedFiguresEqualARecount(t *testing.T) {
 // the cases, as migration 15 does on a deployed database: the 亮单's
 // figures are then what a recount of the cases gives, month by month.
 func TestCaseTotalsMigration(t *testing.T) {
-	s := newDemoStore(t)
-	ctx := context.Background()
-	if _, err := s.LoadDemoRatings(ctx, DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
-		t.Fatal(err)
-	}
+	s := newRatedDemoStore(t)
 	if err := s.db.Exec("DELETE FROM case_department_months").Error; err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migrations() {
-		if m.version == 15 {
-			if err := s.db.Transaction(m.up); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := s.db.Transaction(migrationUp(t, 15)); err != nil {
+		t.Fatal(err)
 	}
 	var n int64
 	if err := s.db.Table("case_department_months").Count(&n).Error; err != nil || n == 0 {
@@ -274,11 +266,8 @@ func (legacyRatingMonth) TableName() string { return "rating_months" }
 // published figures are the same before and after, and the writer goes on
 // adding to them.
 func TestRatingMonthsRekeyMigration(t *testing.T) {
-	s := newDemoStore(t)
+	s := newRatedDemoStore(t)
 	ctx := context.Background()
-	if _, err := s.LoadDemoRatings(ctx, DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
-		t.Fatal(err)
-	}
 	// The columns are named: the legacy table has them in another order,
 	// and PostgreSQL refuses a cached SELECT * whose columns moved.
 	read := s.db.Select("month, counter_id, department_id, total, satisfied, bad").Order("month, counter_id, department_id").Session(&gorm.Session{})
@@ -302,12 +291,8 @@ func TestRatingMonthsRekeyMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range migrations() {
-		if m.version == 19 {
-			if err := s.db.Transaction(m.up); err != nil {
-				t.Fatal(err)
-			}
-		}
+	if err := s.db.Transaction(migrationUp(t, 19)); err != nil {
+		t.Fatal(err)
 	}
 	var after []RatingMonth
 	if err := read.Find(&after).Error; err != nil {
@@ -379,11 +364,8 @@ func TestRankUnits(t *testing.T) {
 // that differs from its recount, and a total with nothing behind it, in
 // each of the three tables of totals; and nothing once they are put back.
 func TestTotalsMismatchFindsDrift(t *testing.T) {
-	s := newDemoStore(t)
+	s := newRatedDemoStore(t)
 	ctx := context.Background()
-	if _, err := s.LoadDemoRatings(ctx, DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
-		t.Fatal(err)
-	}
 	check := func(what string, want bool) {
 		t.Helper()
 		n, err := s.TotalsMismatch(ctx)

@@ -66,6 +66,30 @@ func newDemoStore(t testing.TB) *Store {
 	return s
 }
 
+// newRatedDemoStore is newDemoStore with the demo ratings of the year up to
+// 20 November 2026, and their cases.
+func newRatedDemoStore(t testing.TB) *Store {
+	t.Helper()
+	s := newDemoStore(t)
+	if _, err := s.LoadDemoRatings(context.Background(), DefaultRatingRules(), at("2026-11-20 18:00")); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// migrationUp is the step of one migration, for tests that run it again on
+// a database made to look as it did before.
+func migrationUp(t testing.TB, version int) func(*gorm.DB) error {
+	t.Helper()
+	for _, m := range migrations() {
+		if m.version == version {
+			return m.up
+		}
+	}
+	t.Fatalf("no migration %d", version)
+	return nil
+}
+
 func TestMigrateIsRecordedAndRunsOnce(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
