@@ -87,26 +87,26 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		if err := tx.Omit("Counter").CreateInBatches(&ratings, 500).Error; err != nil {
 			return err
 		}
-		months := map[[2]string]*RatingMonth{}
-		var order [][2]string
-		for _, r := range ratings {
-			key := [2]string{fmt.Sprint(r.CounterID), MonthOf(r.CreatedAt)}
-			m, ok := months[key]
-			if !ok {
-				m = &RatingMonth{CounterID: r.CounterID, Month: key[1], DepartmentID: r.DepartmentID}
-				months[key] = m
-				order = append(order, key)
-			}
-			m.Total++
-			if IsBad(r.Level) {
-				m.Bad++
-			} else {
-				m.Satisfied++
-			}
+		type key struct {
+			month               string
+			counter, department uint
 		}
-		rows := make([]RatingMonth, 0, len(order))
-		for _, k := range order {
-			rows = append(rows, *months[k])
+		index := map[key]int{}
+		var rows []RatingMonth
+		for _, r := range ratings {
+			k := key{MonthOf(r.CreatedAt), r.CounterID, r.DepartmentID}
+			i, ok := index[k]
+			if !ok {
+				i = len(rows)
+				index[k] = i
+				rows = append(rows, RatingMonth{Month: k.month, CounterID: r.CounterID, DepartmentID: r.DepartmentID})
+			}
+			rows[i].Total++
+			if IsBad(r.Level) {
+				rows[i].Bad++
+			} else {
+				rows[i].Satisfied++
+			}
 		}
 		if err := addToMonths(tx, rows); err != nil {
 			return err

@@ -410,8 +410,12 @@ func addToTotals(tx *gorm.DB, r Rating, sign int) error {
 // addToMonths adds counters' monthly totals (or changes to them) to the
 // stored ones, and their sums to the departments'.
 func addToMonths(tx *gorm.DB, months []RatingMonth) error {
-	depts := map[[2]string]*RatingDepartmentMonth{}
-	var deptOrder [][2]string
+	type deptKey struct {
+		month      string
+		department uint
+	}
+	index := map[deptKey]int{}
+	var depts []RatingDepartmentMonth
 	for i := range months {
 		m := &months[i]
 		err := tx.Clauses(clause.OnConflict{
@@ -425,19 +429,19 @@ func addToMonths(tx *gorm.DB, months []RatingMonth) error {
 		if err != nil {
 			return err
 		}
-		dk := [2]string{m.Month, fmt.Sprint(m.DepartmentID)}
-		d, ok := depts[dk]
+		k := deptKey{m.Month, m.DepartmentID}
+		j, ok := index[k]
 		if !ok {
-			d = &RatingDepartmentMonth{Month: m.Month, DepartmentID: m.DepartmentID}
-			depts[dk] = d
-			deptOrder = append(deptOrder, dk)
+			j = len(depts)
+			index[k] = j
+			depts = append(depts, RatingDepartmentMonth{Month: m.Month, DepartmentID: m.DepartmentID})
 		}
-		d.Total += m.Total
-		d.Satisfied += m.Satisfied
-		d.Bad += m.Bad
+		depts[j].Total += m.Total
+		depts[j].Satisfied += m.Satisfied
+		depts[j].Bad += m.Bad
 	}
-	for _, k := range deptOrder {
-		d := depts[k]
+	for i := range depts {
+		d := &depts[i]
 		err := tx.Clauses(clause.OnConflict{
 			Columns: []clause.Column{{Name: "month"}, {Name: "department_id"}},
 			DoUpdates: clause.Assignments(map[string]any{

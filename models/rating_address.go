@@ -20,7 +20,8 @@ import "time"
 //
 // It lives in the writer because on SQLite the writer stores every rating:
 // it is loaded from the ratings of the last hour, from the start of its
-// first minute, on the first batch and then follows each commit. Only the writer goroutine touches it.
+// first minute, on the first batch and then follows each commit. Only the
+// writer goroutine touches it.
 type addressCounts struct {
 	// horizon is the first minute counted: a rating whose hour starts
 	// before it is checked by counting in the database.
