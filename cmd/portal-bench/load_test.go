@@ -1,6 +1,13 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +40,71 @@ func TestParseWrk(t *testing.T) {
 	}
 	if _, err := parseWrk("wrk: connection refused"); err == nil {
 		t.Fatal("garbage parsed")
+	}
+}
+
+// The rating baseline serves the portal's own form page, but for the token,
+// and takes a rating posted from it; a forged token is refused.
+func TestInsertBaselineServesTheCapturedForm(t *testing.T) {
+	const page = `<!doctype html><title>评价 综合窗口</title><form method="post">` +
+		`<input type="hidden" name="_csrf" value="portal-token-1234567890abcdefghij"><button name="level" value="4">满意</button></form>`
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, page)
+	}))
+	defer portal.Close()
+	dir := t.TempDir()
+	if err := captureForms(portal.URL, []string{"C01"}, filepath.Join(dir, "forms")); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveInsert(ctx, addr, filepath.Join(dir, "baseline.db"), filepath.Join(dir, "forms")) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + addr
+	var res *http.Response
+	for range 100 {
+		if res, err = http.Get(base + "/r/C01"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := csrfToken.FindSubmatch(body)
+	if m == nil || string(m[1]) == "portal-token-1234567890abcdefghij" {
+		t.Fatalf("form without a token of its own:\n%s", body)
+	}
+	if got := strings.Replace(string(body), string(m[1]), "portal-token-1234567890abcdefghij", 1); got != page {
+		t.Fatalf("the baseline's form differs from the portal's:\n%s\n%s", got, page)
+	}
+	if _, ok := rateOnce(base, &http.Transport{}, "C01"); !ok {
+		t.Fatal("a rating from the baseline's form was not acknowledged")
+	}
+	if _, ok := rateOnce(base, &http.Transport{}, "C99"); ok {
+		t.Fatal("a rating of an unknown counter was acknowledged")
+	}
+	forged, err := http.PostForm(base+"/r/C01", url.Values{"_csrf": {"x"}, "level": {"4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Body.Close()
+	if forged.StatusCode != http.StatusForbidden {
+		t.Fatalf("a post without the form's cookies: %d, want 403", forged.StatusCode)
+	}
+	res, err = http.Get(base + "/count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if string(n) != "1" {
+		t.Fatalf("stored %s ratings, want 1", n)
 	}
 }

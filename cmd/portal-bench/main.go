@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "address of a baseline server")
 	static := fs.String("static", "", "folder of pages (serve-static)")
 	db := fs.String("db", "", "SQLite file (serve-insert)")
+	forms := fs.String("forms", "", "folder of the portal's rating forms (serve-insert)")
 	phase := fs.Duration("phase", 0, "length of each measured phase (default: 10s full, 1.5s smoke)")
 	out := fs.String("out", "", "results file (default DIR/results-SIZE.md)")
 	if err := fs.Parse(args); err != nil {
@@ -96,7 +97,7 @@ func run(ctx context.Context, args []string) error {
 	case "serve-static":
 		return serveStatic(ctx, *addr, *static)
 	case "serve-insert":
-		return serveInsert(ctx, *addr, *db)
+		return serveInsert(ctx, *addr, *db, *forms)
 	}
 	fmt.Fprint(os.Stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

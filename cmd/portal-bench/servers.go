@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,9 +54,17 @@ func serveStatic(ctx context.Context, addr, dir string) error {
 	return listenAndServe(ctx, addr, h)
 }
 
-// serveInsert is the rating baseline: GET gives a cookie and a token, as the
-// portal's form does; POST checks them and runs one prepared INSERT.
-func serveInsert(ctx context.Context, addr, path string) error {
+// serveInsert is the rating baseline: a minimal server of the same rating
+// flow. GET /r/{code} answers the portal's own form page for the counter,
+// byte for byte but for the token, read from formsDir (see captureForms),
+// with the phone's two cookies; POST checks them, as the portal's
+// double-submit check does, runs one prepared INSERT and redirects to the
+// thank-you page.
+func serveInsert(ctx context.Context, addr, path, formsDir string) error {
+	forms, err := readForms(formsDir)
+	if err != nil {
+		return err
+	}
 	db, err := sql.Open("sqlite3", models.SQLiteDSN(path))
 	if err != nil {
 		return err
@@ -68,13 +82,27 @@ func serveInsert(ctx context.Context, addr, path string) error {
 	defer stmt.Close()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /r/{code}", func(w http.ResponseWriter, r *http.Request) {
-		http.SetCookie(w, &http.Cookie{Name: "rater", Value: strconv.FormatInt(time.Now().UnixNano(), 36), Path: "/r/"})
-		http.SetCookie(w, &http.Cookie{Name: "_csrf", Value: "t", Path: "/"})
-		fmt.Fprint(w, `<form method="post"><input type="hidden" name="_csrf" value="t"></form>`)
+		form, ok := forms[r.PathValue("code")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		var b [40]byte
+		rand.Read(b[:])
+		token := base64.RawURLEncoding.EncodeToString(b[:24])
+		h := w.Header()
+		h.Add("Set-Cookie", "_csrf="+token+"; Path=/; Max-Age=86400; HttpOnly; SameSite=Lax")
+		h.Add("Set-Cookie", "rater="+hex.EncodeToString(b[24:])+"; Path=/r/; Max-Age=34560000; HttpOnly; SameSite=Lax")
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Length", strconv.Itoa(len(form.before)+len(token)+len(form.after)))
+		w.Write(form.before)
+		io.WriteString(w, token)
+		w.Write(form.after)
 	})
 	mux.HandleFunc("POST /r/{code}", func(w http.ResponseWriter, r *http.Request) {
 		device, err := r.Cookie("rater")
-		if err != nil || r.FormValue("_csrf") != "t" {
+		token, err2 := r.Cookie("_csrf")
+		if err != nil || err2 != nil || r.FormValue("_csrf") != token.Value {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
@@ -91,6 +119,62 @@ func serveInsert(ctx context.Context, addr, path string) error {
 		fmt.Fprint(w, n)
 	})
 	return listenAndServe(ctx, addr, mux)
+}
+
+// capturedForm is a counter's rating page as the portal served it, split
+// around its CSRF token.
+type capturedForm struct{ before, after []byte }
+
+// captureForms saves the portal's rating page of each counter in dir, its
+// token replaced by formTokenMark, for the baseline to serve.
+func captureForms(base string, codes []string, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, code := range codes {
+		res, err := http.Get(base + "/r/" + code)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		m := csrfToken.FindSubmatchIndex(body)
+		if res.StatusCode != 200 || m == nil {
+			return fmt.Errorf("GET /r/%s: %d, token found: %t", code, res.StatusCode, m != nil)
+		}
+		page := slices.Concat(body[:m[2]], []byte(formTokenMark), body[m[3]:])
+		if err := os.WriteFile(filepath.Join(dir, code+".html"), page, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formTokenMark stands for the token in a captured form.
+const formTokenMark = "{{csrf}}"
+
+// readForms reads the forms captureForms saved, by counter code.
+func readForms(dir string) (map[string]capturedForm, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	forms := make(map[string]capturedForm, len(entries))
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		before, after, ok := bytes.Cut(b, []byte(formTokenMark))
+		if !ok {
+			return nil, fmt.Errorf("%s: no token mark", e.Name())
+		}
+		forms[strings.TrimSuffix(e.Name(), ".html")] = capturedForm{before, after}
+	}
+	if len(forms) == 0 {
+		return nil, fmt.Errorf("no rating forms in %s", dir)
+	}
+	return forms, nil
 }
 
 // listenAndServe serves until the context ends; it prints the address it
