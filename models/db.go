@@ -44,6 +44,9 @@ type Store struct {
 	closeOnce sync.Once
 	// checkpointDone closes when the checkpointer has stopped.
 	checkpointDone chan struct{}
+	// walTopUpEvery is how often the writer finishes the checkpointer's
+	// work, so that the WAL can start over (SQLite only; zero elsewhere).
+	walTopUpEvery time.Duration
 	// counters caches the ratable counters on SQLite (FindRatableCounter).
 	counters *counterCache
 	// recent is what the writer remembers of the recent ratings.
@@ -104,7 +107,7 @@ func Open(path string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}}
+	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}, walTopUpEvery: walTopUpEvery}
 	s.startWriter(w)
 	s.startCheckpointer(sqlDB)
 	return s, nil
@@ -113,7 +116,8 @@ func Open(path string) (*Store, error) {
 // writerConnector opens the rating writer's connection. It leaves the WAL
 // checkpoints to the checkpointer: otherwise the commit that fills the WAL
 // copies it into the database and syncs it, and the raters of that batch,
-// and of those queued behind it, wait tens of milliseconds.
+// and of those queued behind it, wait tens of milliseconds. The writer only
+// copies what the checkpointer left, once a second (topUpCheckpoint).
 type writerConnector struct{ dsn string }
 
 // Connect opens a connection without automatic checkpoints.

@@ -3,8 +3,11 @@ package models
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -402,5 +405,75 @@ func TestDeviceKeyOfTakesOnlyItsOwnHashes(t *testing.T) {
 		if _, ok := deviceKeyOf(1, h); ok {
 			t.Errorf("%q keyed", h)
 		}
+	}
+}
+
+// TestWALStartsOverUnderContinuousLoad keeps the rating writer busy without
+// a pause, as a hall's rush or the bench does: the WAL must still start over
+// from its beginning (each start-over bumps the checkpoint sequence number
+// in the WAL's header), instead of growing for as long as the load lasts.
+func TestWALStartsOverUnderContinuousLoad(t *testing.T) {
+	s := newDemoStore(t)
+	skipUnlessSQLite(t, s, "the WAL is SQLite's")
+	ctx := context.Background()
+	now := at("2026-11-20 10:00")
+	walPath := s.name + "-wal"
+	sequence := func() uint32 {
+		f, err := os.Open(walPath)
+		if err != nil {
+			return 0
+		}
+		defer f.Close()
+		var hdr [16]byte
+		if _, err := io.ReadFull(f, hdr[:]); err != nil {
+			return 0
+		}
+		return binary.BigEndian.Uint32(hdr[12:])
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sent int
+	var failure error
+	for w := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				in := RatingInput{CounterCode: []string{"C02", "B01", "A04"}[i%3], Level: LevelSatisfied,
+					Device: fmt.Sprintf("device-%d-%d", w, i), Address: fmt.Sprintf("10.%d.%d.%d", w, i/250, i%250)}
+				_, err := s.RateCounter(ctx, in, DefaultRatingRules(), now)
+				mu.Lock()
+				if err != nil && failure == nil {
+					failure = err
+				}
+				sent++
+				mu.Unlock()
+			}
+		}()
+	}
+	starts := 0
+	last := sequence()
+	deadline := time.Now().Add(3*walTopUpEvery + walTopUpEvery/2)
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		if seq := sequence(); seq != last {
+			starts++
+			last = seq
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if failure != nil {
+		t.Fatal(failure)
+	}
+	if starts < 2 {
+		t.Fatalf("the WAL started over %d times in %v of continuous ratings (%d sent), want at least 2",
+			starts, 3*walTopUpEvery+walTopUpEvery/2, sent)
 	}
 }
