@@ -90,6 +90,23 @@ func TestInsertBaselineServesTheCapturedForm(t *testing.T) {
 	if _, ok := rateOnce(base, &http.Transport{}, "C99"); ok {
 		t.Fatal("a rating of an unknown counter was acknowledged")
 	}
+	// A phone with the form's cookies but another token, or none.
+	phone := newClient()
+	opened, err := phone.Get(base + "/r/C01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened.Body.Close()
+	for _, form := range []url.Values{{"_csrf": {"x"}, "level": {"4"}}, {"level": {"4"}}, {}} {
+		forged, err := phone.PostForm(base+"/r/C01", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged.Body.Close()
+		if forged.StatusCode != http.StatusForbidden {
+			t.Fatalf("a post with the form's cookies and the form %v: %d, want 403", form, forged.StatusCode)
+		}
+	}
 	forged, err := http.PostForm(base+"/r/C01", url.Values{"_csrf": {"x"}, "level": {"4"}})
 	if err != nil {
 		t.Fatal(err)

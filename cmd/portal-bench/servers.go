@@ -70,7 +70,11 @@ func serveInsert(ctx context.Context, addr, path, formsDir string) error {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(4)
+	// One connection: SQLite has one writer at a time, and with more,
+	// the INSERTs that lose the race for its lock sleep in the busy
+	// handler. Alternating 4 s runs: 6,882 ratings/s against 6,643 with
+	// four connections, 125 against 139 us of server CPU per rating.
+	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS ratings (id INTEGER PRIMARY KEY, counter TEXT NOT NULL,
 		level INTEGER NOT NULL, device TEXT NOT NULL, created_at DATETIME NOT NULL)`); err != nil {
 		return err
@@ -102,7 +106,7 @@ func serveInsert(ctx context.Context, addr, path, formsDir string) error {
 	mux.HandleFunc("POST /r/{code}", func(w http.ResponseWriter, r *http.Request) {
 		device, err := r.Cookie("rater")
 		token, err2 := r.Cookie("_csrf")
-		if err != nil || err2 != nil || r.FormValue("_csrf") != token.Value {
+		if err != nil || err2 != nil || token.Value == "" || r.PostFormValue("_csrf") != token.Value {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
