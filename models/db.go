@@ -44,9 +44,8 @@ type Store struct {
 	closeOnce sync.Once
 	// checkpointDone closes when the checkpointer has stopped.
 	checkpointDone chan struct{}
-	// walTopUpEvery is how often the writer finishes the checkpointer's
-	// work, so that the WAL can start over (SQLite only; zero elsewhere).
-	walTopUpEvery time.Duration
+	// wal is how the WAL is checkpointed (SQLite only; zero elsewhere).
+	wal walCheckpoints
 	// counters caches the ratable counters on SQLite (FindRatableCounter).
 	counters *counterCache
 	// recent is what the writer remembers of the recent ratings.
@@ -56,6 +55,16 @@ type Store struct {
 // Open opens (creating if needed) the SQLite database file at path, tuned for
 // a web server, and returns a Store. It does not migrate: call Migrate.
 func Open(path string) (*Store, error) {
+	return openSQLite(path, walCheckpoints{every: checkpointEvery, topUpEvery: walTopUpEvery})
+}
+
+// walCheckpoints is how a SQLite store copies its WAL into the database:
+// the checkpointer's period (startCheckpointer; zero runs none) and the
+// writer's top-up's (topUpCheckpoint; zero runs none). Tests turn one off
+// to watch the other.
+type walCheckpoints struct{ every, topUpEvery time.Duration }
+
+func openSQLite(path string, wal walCheckpoints) (*Store, error) {
 	if strings.Contains(path, "://") {
 		return nil, fmt.Errorf("open database: %q: only a SQLite file path is supported", path)
 	}
@@ -107,9 +116,11 @@ func Open(path string) (*Store, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}, walTopUpEvery: walTopUpEvery}
+	s := &Store{db: db, cal: cal, version: version, name: path, counters: &counterCache{}, wal: wal}
 	s.startWriter(w)
-	s.startCheckpointer(sqlDB)
+	if wal.every > 0 {
+		s.startCheckpointer(sqlDB)
+	}
 	return s, nil
 }
 
@@ -117,7 +128,7 @@ func Open(path string) (*Store, error) {
 // checkpoints to the checkpointer: otherwise the commit that fills the WAL
 // copies it into the database and syncs it, and the raters of that batch,
 // and of those queued behind it, wait tens of milliseconds. The writer only
-// copies what the checkpointer left, once a second (topUpCheckpoint).
+// copies what the checkpointer left, every few seconds (topUpCheckpoint).
 type writerConnector struct{ dsn string }
 
 // Connect opens a connection without automatic checkpoints.
