@@ -64,6 +64,7 @@ func Open(path string) (*Store, error) {
 // to watch the other.
 type walCheckpoints struct{ every, topUpEvery time.Duration }
 
+// openSQLite is Open with the WAL's checkpoints as given.
 func openSQLite(path string, wal walCheckpoints) (*Store, error) {
 	if strings.Contains(path, "://") {
 		return nil, fmt.Errorf("open database: %q: only a SQLite file path is supported", path)

@@ -97,9 +97,9 @@ func (s *Store) topUpCheckpoint() bool {
 // walTopUpEvery is how often the writer tops the checkpointer's work up
 // (topUpCheckpoint): under full load the WAL then stays about five seconds
 // of ratings long (181 MB at most in 12 s of the bench's 6,000 ratings a
-// second on 2 cores). A top-up there took 6-12 ms, almost all of it the two fsyncs,
-// whatever it copied: every second, as first tried, up to 1 % of the
-// ratings waited those milliseconds more, right at the p99.
+// second on 2 cores). A top-up there took 6-12 ms, almost all of it the
+// two fsyncs, whatever it copied: every second, as first tried, up to 1 %
+// of the ratings waited those milliseconds more, right at the p99.
 const walTopUpEvery = 5 * time.Second
 
 // rateLinger is how long the writer waits for more ratings to join a
