@@ -127,14 +127,9 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 		return err
 	}
 	for _, p := range pages {
-		res, err := http.Get(base + p.path)
+		body, err := fetch(base + p.path)
 		if err != nil {
 			return err
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			return fmt.Errorf("GET %s: %d", p.path, res.StatusCode)
 		}
 		if err := os.WriteFile(filepath.Join(staticDir, p.name+".html"), body, 0o644); err != nil {
 			return err
@@ -415,12 +410,10 @@ var counterLink = regexp.MustCompile(`href="/counters/([A-Z0-9]+)"`)
 
 // counterCodes lists the counters the portal shows, to rate them.
 func counterCodes(base string) ([]string, error) {
-	res, err := http.Get(base + "/counters")
+	body, err := fetch(base + "/counters")
 	if err != nil {
 		return nil, err
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
 	var codes []string
 	for _, m := range counterLink.FindAllStringSubmatch(string(body), -1) {
 		codes = append(codes, m[1])
@@ -435,12 +428,10 @@ func counterCodes(base string) ([]string, error) {
 // store, the baseline's through its own count.
 func storedRatings(c *child, portalDB string) (int, error) {
 	if c.name != "portal" {
-		res, err := http.Get("http://" + c.addr + "/count")
+		b, err := fetch("http://" + c.addr + "/count")
 		if err != nil {
 			return 0, err
 		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
 		return strconv.Atoi(strings.TrimSpace(string(b)))
 	}
 	store, err := models.Open(portalDB)
@@ -449,6 +440,23 @@ func storedRatings(c *child, portalDB string) (int, error) {
 	}
 	defer store.Close()
 	return store.CountRows(context.Background(), "ratings")
+}
+
+// fetch returns the body of a GET that must answer 200.
+func fetch(url string) ([]byte, error) {
+	res, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %d", url, res.StatusCode)
+	}
+	return body, nil
 }
 
 func copyFile(from, to string) error {

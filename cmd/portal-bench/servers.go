@@ -29,20 +29,12 @@ import (
 // serveStatic is the "Go from memory" baseline: the captured pages, read
 // once, served by a bare net/http handler.
 func serveStatic(ctx context.Context, addr, dir string) error {
-	pages := map[string][]byte{}
-	entries, err := os.ReadDir(dir)
+	pages, err := readFiles(dir)
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		pages["/"+e.Name()] = b
-	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := pages[r.URL.Path]
+		b, ok := pages[strings.TrimPrefix(r.URL.Path, "/")]
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -136,15 +128,13 @@ func captureForms(base string, codes []string, dir string) error {
 		return err
 	}
 	for _, code := range codes {
-		res, err := http.Get(base + "/r/" + code)
+		body, err := fetch(base + "/r/" + code)
 		if err != nil {
 			return err
 		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
 		m := csrfToken.FindSubmatchIndex(body)
-		if res.StatusCode != 200 || m == nil {
-			return fmt.Errorf("GET /r/%s: %d, token found: %t", code, res.StatusCode, m != nil)
+		if m == nil {
+			return fmt.Errorf("GET /r/%s: no token in the form", code)
 		}
 		page := slices.Concat(body[:m[2]], []byte(formTokenMark), body[m[3]:])
 		if err := os.WriteFile(filepath.Join(dir, code+".html"), page, 0o644); err != nil {
@@ -154,26 +144,39 @@ func captureForms(base string, codes []string, dir string) error {
 	return nil
 }
 
-// formTokenMark stands for the token in a captured form.
-const formTokenMark = "{{csrf}}"
-
-// readForms reads the forms captureForms saved, by counter code.
-func readForms(dir string) (map[string]capturedForm, error) {
+// readFiles reads every file of dir, by name.
+func readFiles(dir string) (map[string][]byte, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	forms := make(map[string]capturedForm, len(entries))
+	files := make(map[string][]byte, len(entries))
 	for _, e := range entries {
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}
+		files[e.Name()] = b
+	}
+	return files, nil
+}
+
+// formTokenMark stands for the token in a captured form.
+const formTokenMark = "{{csrf}}"
+
+// readForms reads the forms captureForms saved, by counter code.
+func readForms(dir string) (map[string]capturedForm, error) {
+	files, err := readFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	forms := make(map[string]capturedForm, len(files))
+	for name, b := range files {
 		before, after, ok := bytes.Cut(b, []byte(formTokenMark))
 		if !ok {
-			return nil, fmt.Errorf("%s: no token mark", e.Name())
+			return nil, fmt.Errorf("%s: no token mark", name)
 		}
-		forms[strings.TrimSuffix(e.Name(), ".html")] = capturedForm{before, after}
+		forms[strings.TrimSuffix(name, ".html")] = capturedForm{before, after}
 	}
 	if len(forms) == 0 {
 		return nil, fmt.Errorf("no rating forms in %s", dir)
