@@ -169,7 +169,7 @@ func onePassSearch(db *gorm.DB, match, nameMatch string) error {
 		Where("service_item_search MATCH ? AND si.published = ?", match, true).
 		Select("si.id, si.audience, si.theme_id, si.department_id, si.view_count, "+
 			"bm25(service_item_search, 10.0, 2.0, 1.0), "+
-			"CASE WHEN si.id IN (SELECT rowid FROM service_item_names WHERE service_item_names MATCH ?) THEN 0 ELSE 1 END",
+			"CASE WHEN si.id IN (SELECT rowid >> 32 FROM service_item_names WHERE service_item_names MATCH ?) THEN 0 ELSE 1 END",
 			nameMatch).Rows()
 	if err != nil {
 		return err

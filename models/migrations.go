@@ -170,6 +170,12 @@ func migrations() []migration {
 		{19, "counters' monthly totals keyed by month first, WITHOUT ROWID on SQLite: a month's rows lie together", func(tx *gorm.DB) error {
 			return rekeyRatingMonths(tx)
 		}},
+		{20, "index of names keyed by item and name length (SQLite): name matches ranked without bm25", func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "sqlite" {
+				return nil
+			}
+			return reindexNames(tx)
+		}},
 	}
 }
 

@@ -141,8 +141,15 @@ func altCond(a termAlt, nameOnly bool) serverCond {
 		fields = []int{fieldName}
 	}
 	if a.char != "" {
-		return serverCond{"si.id IN (SELECT item_id FROM service_item_grams WHERE field = ? AND gram = ?)",
+		c := serverCond{"si.id IN (SELECT item_id FROM service_item_grams WHERE field = ? AND gram = ?)",
 			[]any{fieldChars, a.char}}
+		if nameOnly {
+			// The characters field holds the summary's too. A single
+			// Chinese character carries no LIKE wildcard.
+			c.sql = "(" + c.sql + " AND si.name LIKE ?)"
+			c.args = append(c.args, "%"+a.char+"%")
+		}
+		return c
 	}
 	grams := make([]string, len(a.grams))
 	distinct := map[string]bool{}
@@ -172,6 +179,28 @@ func altCond(a termAlt, nameOnly bool) serverCond {
 	return c
 }
 
+// nameAlternatives numbers the ways of saying each word that an item's name
+// has, as nameOrder does on SQLite: the first alternative is the highest
+// bit. It is 0 when no word has synonyms.
+func nameAlternatives(terms []searchTerm) serverCond {
+	var parts []string
+	var args []any
+	for _, t := range terms {
+		if len(t.alts) < 2 {
+			continue
+		}
+		for i, a := range t.alts {
+			c := altCond(a, true)
+			parts = append(parts, fmt.Sprintf("CASE WHEN %s THEN %d ELSE 0 END", c.sql, 1<<(len(t.alts)-1-i)))
+			args = append(args, c.args...)
+		}
+	}
+	if len(parts) == 0 {
+		return serverCond{sql: "0"}
+	}
+	return serverCond{"(" + strings.Join(parts, " + ") + ")", args}
+}
+
 // termsCond matches the terms, all of them or (any) at least one.
 func termsCond(terms []searchTerm, any, nameOnly bool) serverCond {
 	var out serverCond
@@ -195,12 +224,13 @@ func termsCond(terms []searchTerm, any, nameOnly bool) serverCond {
 
 // searchServer is search on PostgreSQL and MySQL: one pass over the matches
 // gives every count and the ranking. Items whose name has the words come
-// first, then the weighted count of the query's tokens in the item, then
-// the most viewed.
+// first, ranked as on SQLite (nameOrder), then the weighted count of the
+// query's tokens in the item, then the most viewed.
 func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, themes []Theme, depts []Department) ([]uint, error) {
 	t := newTally(sel)
 	match := termsCond(sel.terms, sel.anyTerm, false)
 	name := termsCond(sel.terms, sel.anyTerm, true)
+	alts := nameAlternatives(sel.terms)
 	var grams, chars []string
 	for _, term := range sel.terms {
 		for _, a := range term.alts {
@@ -220,7 +250,7 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 	}
 	q := `SELECT si.id, si.audience, si.theme_id, si.department_id, si.view_count,
 		COALESCE(sc.score, 0),
-		CASE WHEN ` + name.sql + ` THEN 0 ELSE 1 END
+		CASE WHEN ` + name.sql + ` THEN 0 ELSE 1 END, ` + alts.sql + `, CHAR_LENGTH(si.name)
 	FROM service_items si
 	JOIN service_item_search ss ON ss.item_id = si.id
 	LEFT JOIN (SELECT item_id, SUM(n * CASE field WHEN 0 THEN 10 WHEN 1 THEN 2 ELSE 1 END) AS score
@@ -229,6 +259,7 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		GROUP BY item_id) sc ON sc.item_id = si.id
 	WHERE si.published = ? AND ` + match.sql
 	args := append([]any{}, name.args...)
+	args = append(args, alts.args...)
 	args = append(args, grams, chars, true)
 	args = append(args, match.args...)
 	rows, err := db.Raw(q, args...).Rows()
@@ -241,12 +272,15 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		views int64
 		score float64
 		tier  int
+		// alts and nameLength rank the name matches, as on SQLite
+		// (nameOrder).
+		alts, nameLength int
 	}
 	var hits []hit
 	for rows.Next() {
 		var h hit
 		var g group
-		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier); err != nil {
+		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier, &h.alts, &h.nameLength); err != nil {
 			return nil, fmt.Errorf("search guides: %w", err)
 		}
 		g.N = 1
@@ -263,6 +297,10 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		switch {
 		case a.tier != b.tier:
 			return a.tier < b.tier
+		case a.tier == 0 && a.alts != b.alts:
+			return a.alts > b.alts
+		case a.tier == 0 && a.nameLength != b.nameLength:
+			return a.nameLength < b.nameLength
 		case a.score != b.score:
 			return a.score > b.score
 		case a.views != b.views:

@@ -97,6 +97,9 @@ func TestSearchFindsWhatResidentsType(t *testing.T) {
 		// The synonyms in the order listed: 开公司 is 企业设立 first; bm25
 		// alone would rank the rarer 企业开办 higher.
 		{"开公司", "企业开办", "企业设立"},
+		// A name with the word and its synonym (退休, 养老保险待遇) before
+		// a shorter one with the word alone.
+		{"退休", "退休、离职销户提取住房公积金", "养老保险待遇申领（退休）"},
 		{"结婚", "结婚登记", "结婚登记"},
 		{"个税", "个人所得税", "个人所得税"},
 		// Traditional input is converted by the handlers; the store sees
@@ -122,6 +125,46 @@ func TestSearchFindsWhatResidentsType(t *testing.T) {
 				t.Fatalf("%q: top hit %q, want one named like %q (ranking)", tt.query, res.Hits[0].Name, tt.first)
 			}
 		})
+	}
+}
+
+// TestSearchRanksShortestNamesFirst: the items whose name has the words
+// come first, the shortest name first, however often a longer one was
+// viewed; views decide between names of one length.
+func TestSearchRanksShortestNamesFirst(t *testing.T) {
+	s := newDemoStore(t)
+	named := func() []GuideHit {
+		var out []GuideHit
+		for _, h := range mustFind(t, s, GuideFilter{Query: "公积金"}).Hits {
+			if !strings.Contains(h.Name, "公积金") {
+				break
+			}
+			out = append(out, h)
+		}
+		return out
+	}
+	before := named()
+	if len(before) < 3 {
+		t.Fatalf("%d items named with 公积金 first, want at least 3 to rank", len(before))
+	}
+	longest := before[len(before)-1]
+	if err := s.db.Exec("UPDATE service_items SET view_count = ? WHERE id = ?", 1_000_000, longest.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	after := named()
+	if len(after) != len(before) {
+		t.Fatalf("%d name matches, then %d", len(before), len(after))
+	}
+	for i := 1; i < len(after); i++ {
+		prev, cur := after[i-1], after[i]
+		pl, cl := utf8.RuneCountInString(prev.Name), utf8.RuneCountInString(cur.Name)
+		if pl > cl || pl == cl && prev.ViewCount < cur.ViewCount {
+			t.Errorf("%q (%d characters, %d views) ranked before %q (%d characters, %d views)",
+				prev.Name, pl, prev.ViewCount, cur.Name, cl, cur.ViewCount)
+		}
+	}
+	if last := after[len(after)-1]; utf8.RuneCountInString(last.Name) != utf8.RuneCountInString(longest.Name) {
+		t.Errorf("the most viewed %q ranked before the shorter %q", longest.Name, last.Name)
 	}
 }
 
@@ -469,6 +512,49 @@ func TestSearchIndexMigration(t *testing.T) {
 		after := mustFind(t, s, f)
 		if !reflect.DeepEqual(names(before[i]), names(after)) || before[i].Total != after.Total ||
 			!reflect.DeepEqual(before[i].Departments, after.Departments) || !reflect.DeepEqual(before[i].Themes, after.Themes) {
+			t.Errorf("%+v: before %d %q, after %d %q", f, before[i].Total, names(before[i]), after.Total, names(after))
+		}
+	}
+}
+
+// TestNameIndexMigration: migration 20 rekeys the index of names by item
+// and name length, and searches list what they listed before.
+func TestNameIndexMigration(t *testing.T) {
+	s := newDemoStore(t)
+	skipUnlessSQLite(t, s, "migration 20 rekeys the SQLite FTS5 index of names")
+	queries := []GuideFilter{{Query: "社保"}, {Query: "公积金"}, {Query: "开公司"}, {Query: "公积金 租房"}, {Query: "税"}}
+	before := make([]*GuideResult, len(queries))
+	for i, f := range queries {
+		before[i] = mustFind(t, s, f)
+	}
+	// As before migration 20: the names under the items' ids.
+	for _, stmt := range []string{
+		"CREATE TABLE old_names AS SELECT rowid >> 32 AS id, name_grams, chars FROM service_item_names",
+		"DELETE FROM service_item_names",
+		"INSERT INTO service_item_names (rowid, name_grams, chars) SELECT id, name_grams, chars FROM old_names",
+	} {
+		if err := s.db.Exec(stmt).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.Transaction(migrationUp(t, 20)); err != nil {
+		t.Fatal(err)
+	}
+	var items []ServiceItem
+	s.db.Select("id", "name").Find(&items)
+	var keys []int64
+	s.db.Raw("SELECT rowid FROM service_item_names ORDER BY rowid").Scan(&keys)
+	if len(keys) != len(items) {
+		t.Fatalf("%d items, %d name rows", len(items), len(keys))
+	}
+	for i := range items {
+		if want := nameKey(&items[i]); keys[i] != want {
+			t.Fatalf("%q: name key %d, want %d", items[i].Name, keys[i], want)
+		}
+	}
+	for i, f := range queries {
+		after := mustFind(t, s, f)
+		if !reflect.DeepEqual(names(before[i]), names(after)) || before[i].Total != after.Total {
 			t.Errorf("%+v: before %d %q, after %d %q", f, before[i].Total, names(before[i]), after.Total, names(after))
 		}
 	}
