@@ -23,7 +23,7 @@ func FuzzSearchQuery(f *testing.F) {
 			return
 		}
 		for _, term := range terms {
-			for _, expr := range []string{term.expr, term.nameExpr} {
+			for _, expr := range append([]string{term.expr}, term.exprAlts...) {
 				// Between the quotes of each phrase: letters, digits and
 				// the spaces that separate tokens, nothing else.
 				parts := strings.Split(expr, `"`)

@@ -256,7 +256,7 @@ func TestSearchUsesTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sel selection
-	sel.match, sel.nameMatch = joinExprs(terms, " AND ")
+	sel.match = joinExprs(terms, " AND ")
 	sql := s.db.ToSQL(func(tx *gorm.DB) *gorm.DB {
 		var ids []uint
 		return sel.matches(tx).Pluck("si.id", &ids)
@@ -468,8 +468,7 @@ func (r *GuideResult) searchMatch(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	match, _ := joinExprs(terms, " AND ")
-	return match
+	return joinExprs(terms, " AND ")
 }
 
 // TestSearchIndexMigration runs migration 13, which rebuilds the SQLite
