@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -208,21 +209,25 @@ func splitWords(q string) []string {
 }
 
 // termExpr is the FTS5 expression for one word: the phrase of its bigrams,
-// or, for a single Chinese character, the character. Tokens hold only
-// letters and digits, so quoting them cannot break out of the expression.
+// or, for a single Chinese character, the character in the chars column.
+// Tokens hold only letters and digits, so quoting them cannot break out of
+// the expression.
 //
-// It names no column, though the chars column is not for words: a bigram
-// or a Latin word is never a token of it (it holds single Chinese
-// characters), nor a single character a token of the others, so the match
-// is the same, and a column filter costs FTS5 a look at the columns of each
-// match (a tenth of counting 社保's 14,700 matches at 100,000 items).
+// A phrase names no column, though the chars column is not for words: a
+// bigram or a Latin word is never a token of it (it holds single Chinese
+// characters), so the match is the same, and a column filter costs FTS5 a
+// look at the columns of each match (a tenth of counting 社保's 14,700
+// matches at 100,000 items). A single character keeps its column: FTS5
+// splits a bigram at a character it does not count as a letter (a Kangxi
+// radical such as ⼒, pasted from a PDF), which would leave the other
+// character alone in the bigrams.
 func termExpr(word string) string {
 	grams, chars := tokenize(word)
 	if len(grams) > 0 {
 		return `"` + strings.Join(grams, " ") + `"`
 	}
 	if len(chars) == 1 {
-		return `"` + chars[0] + `"`
+		return `chars : "` + chars[0] + `"`
 	}
 	return ""
 }
@@ -343,8 +348,11 @@ func searchKey(it *ServiceItem) (int64, error) {
 }
 
 // nameKey is the service_item_names rowid of an item.
-func nameKey(it *ServiceItem) int64 {
-	return int64(it.ID)<<facetBits | int64(min(utf8.RuneCountInString(it.Name), facetMask))
+func nameKey(it *ServiceItem) (int64, error) {
+	if it.ID > maxItemKey {
+		return 0, fmt.Errorf("name key of item %d: out of range", it.ID)
+	}
+	return int64(it.ID)<<facetBits | int64(min(utf8.RuneCountInString(it.Name), facetMask)), nil
 }
 
 // facetGroup reads the facets in the lower bits of a search key.
@@ -370,6 +378,10 @@ func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department
 	if err != nil {
 		return fmt.Errorf("index guide %s: %w", it.Code, err)
 	}
+	name, err := nameKey(it)
+	if err != nil {
+		return fmt.Errorf("index guide %s: %w", it.Code, err)
+	}
 	first := int64(it.ID) << facetBits
 	for _, stmt := range []struct {
 		sql  string
@@ -379,7 +391,7 @@ func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department
 		{"INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) VALUES (?, ?, ?, ?)",
 			[]any{key, doc.nameGrams, doc.bodyGrams, doc.chars}},
 		{"DELETE FROM service_item_names WHERE rowid BETWEEN ? AND ?", []any{first, first | facetMask}},
-		{"INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, ?, ?)", []any{nameKey(it), doc.nameGrams, doc.nameChars}},
+		{"INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, ?, ?)", []any{name, doc.nameGrams, doc.nameChars}},
 	} {
 		if err := tx.Exec(stmt.sql, stmt.args...).Error; err != nil {
 			return fmt.Errorf("index guide %s: %w", it.Code, err)
@@ -394,17 +406,23 @@ func reindexGuides(tx *gorm.DB) error { return eachGuide(tx, indexGuide) }
 
 // reindexNames writes the SQLite index of names again, after a change of
 // its keys: the old rows, whatever their keys, all go. Rewritten row by row,
-// an FTS5 index is left in many segments, each of which a match then reads:
-// it is merged into one, as a full build leaves it. At 100,000 items the
-// rewrite took 8 s, the merge 0.2 s of it.
+// an FTS5 index is left in many segments and with the old rows' deletion
+// markers, all of which a match then reads (rewriting the whole index of
+// 100,000 items this way made counting 社保's matches twice as slow), so
+// 'optimize' merges it into one segment. At 100,000 items the rewrite took
+// 8 s, the merge 0.2 s of it.
 func reindexNames(tx *gorm.DB) error {
 	if err := tx.Exec("DELETE FROM service_item_names").Error; err != nil {
 		return err
 	}
 	err := eachGuide(tx, func(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department) error {
+		key, err := nameKey(it)
+		if err != nil {
+			return fmt.Errorf("reindex name of %s: %w", it.Code, err)
+		}
 		doc := documentOf(it, themeName, dept)
 		return tx.Exec("INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, ?, ?)",
-			nameKey(it), doc.nameGrams, doc.nameChars).Error
+			key, doc.nameGrams, doc.nameChars).Error
 	})
 	if err != nil {
 		return err
@@ -713,10 +731,10 @@ func sqliteIndex(db *gorm.DB, index string) string {
 // the index of names, then the other matches by bm25 in the whole index (a
 // name's words weigh most), then the most viewed. No row per match reaches
 // Go: the counts come from the facets in the index keys, listed in one
-// string (countFacets), and only the page's ids are fetched. Each tier is ranked only when the page falls in it, and bm25,
-// the costly part, only in the second, which the first pages do not reach;
-// SQLite keeps just the best OFFSET+LIMIT rows while it ranks (ORDER BY
-// with LIMIT).
+// string (countFacets), and only the page's ids are fetched. The name
+// matches are always ranked; the other matches only when the page reaches
+// past them, and bm25, the costly part, only there. SQLite keeps just the
+// best OFFSET+LIMIT rows while it ranks (ORDER BY with LIMIT).
 //
 // The counting and the ranking of the name matches are independent
 // statements, each bound to one core inside SQLite: they run at once on two
@@ -777,37 +795,49 @@ func (s *Store) search(db *gorm.DB, sel selection, res *GuideResult, themes []Th
 	return append(ids, rest...), nil
 }
 
-// nameOrder ranks the name matches by the ways of saying each word they
-// have: the resident's own word first, then its synonyms in the order they
-// are listed (开公司 means 企业设立 before 企业开办), and a name with more
-// of them before one with fewer (退休 finds 企业职工基本养老保险待遇申领（退休）,
-// which has the word and its synonym 养老保险待遇, first). Each word's
-// alternatives are the bits of a number, the first the highest, so that
-// one list per alternative, built once, ranks them. bm25 alone would put
-// the rarest synonym first, which is no better a match for being rare.
-// Then come the shortest names, a short name that has the words being
-// mostly the words themselves (租房提取住房公积金 before 退休、离职销户提取住房公积金),
-// then the most viewed. The length is in the name's key, so that ranking a
+// nameOrder ranks the name matches. When no item has every word (a
+// widened search), names with more of the words come first. Then the ways
+// of saying each word a name has: the resident's own word first, then its
+// synonyms in the order they are listed (开公司 means 企业设立 before
+// 企业开办), and a name with more of them before one with fewer (退休 finds
+// 企业职工基本养老保险待遇申领（退休）, which has the word and its synonym
+// 养老保险待遇, first). Each word's alternatives are the bits of a number,
+// the first the highest, so that one list per alternative, built once,
+// ranks them; the numbers of several words add up, which only weighs when
+// more than one of them has synonyms. bm25 alone would put the rarest
+// synonym first, which is no better a match for being rare. Then come the
+// shortest names, a short name that has the words being mostly the words
+// themselves (租房提取住房公积金 before 退休、离职销户提取住房公积金), then
+// the most viewed. The length is in the name's key, so that ranking a
 // match reads nothing but the covering index. bm25, which ranked names
 // about the same, cost more than all the rest: ranking 公积金's 7,352 name
 // matches at 100,000 items took 7.6 ms with it, 2.8 ms without.
 func (sel selection) nameOrder() clause.OrderBy {
 	var keys []string
 	var args []any
+	if sel.anyTerm {
+		words := make([]string, len(sel.terms))
+		for i, t := range sel.terms {
+			words[i] = "(si.id IN " + nameMatchList + ")"
+			args = append(args, t.expr)
+		}
+		keys = append(keys, "("+strings.Join(words, " + ")+") DESC")
+	}
+	var alts []string
 	for _, t := range sel.terms {
 		if len(t.exprAlts) < 2 {
 			continue
 		}
 		for i, alt := range t.exprAlts {
-			keys = append(keys, fmt.Sprintf("(si.id IN %s) * %d", nameMatchList, 1<<(len(t.exprAlts)-1-i)))
+			alts = append(alts, fmt.Sprintf("(si.id IN %s) * %d", nameMatchList, 1<<(len(t.exprAlts)-1-i)))
 			args = append(args, alt)
 		}
 	}
-	order := fmt.Sprintf("service_item_names.rowid & %d, si.view_count DESC, si.id", facetMask)
-	if len(keys) > 0 {
-		order = "(" + strings.Join(keys, " + ") + ") DESC, " + order
+	if len(alts) > 0 {
+		keys = append(keys, "("+strings.Join(alts, " + ")+") DESC")
 	}
-	return clause.OrderBy{Expression: clause.Expr{SQL: order, Vars: args, WithoutParentheses: true}}
+	keys = append(keys, fmt.Sprintf("service_item_names.rowid & %d", facetMask), "si.view_count DESC", "si.id")
+	return clause.OrderBy{Expression: clause.Expr{SQL: strings.Join(keys, ", "), Vars: args, WithoutParentheses: true}}
 }
 
 // otherMatches orders the selected matches whose name lacks the words, best
@@ -821,8 +851,14 @@ func (sel selection) otherMatches(db *gorm.DB) *gorm.DB {
 
 // nameMatchList is the ids of the items whose name matches an expression,
 // a list SQLite builds once per statement: "+" on the left keeps it from
-// driving the query instead of the FTS match. 32 is facetBits.
+// driving the query instead of the FTS match. 32 is facetBits, which the
+// constants below hold to.
 const nameMatchList = "(SELECT rowid >> 32 FROM service_item_names WHERE service_item_names MATCH ?)"
+
+const (
+	_ uint = facetBits - 32
+	_ uint = 32 - facetBits
+)
 
 // countFacets adds to t the published items that match, grouped by
 // audience, theme and department, read from the facets of their index keys;
@@ -835,21 +871,9 @@ func countFacets(db *gorm.DB, match string, inName bool, t *tally) error {
 	if err := facetList(db, match, inName).Row().Scan(&list); err != nil {
 		return err
 	}
-	counts := map[int64]int{}
-	var facets int64
-	for i := 0; i < len(list.String); i++ {
-		switch c := list.String[i]; {
-		case c >= '0' && c <= '9':
-			facets = facets*10 + int64(c-'0')
-		case c == ',':
-			counts[facets]++
-			facets = 0
-		default:
-			return fmt.Errorf("count facets: %q in the list of facets", c)
-		}
-	}
-	if list.String != "" {
-		counts[facets]++
+	counts, err := countList(list.String)
+	if err != nil {
+		return err
 	}
 	for facets, n := range counts {
 		g, published := facetGroup(facets)
@@ -859,6 +883,31 @@ func countFacets(db *gorm.DB, match string, inName bool, t *tally) error {
 		}
 	}
 	return nil
+}
+
+// countList counts the numbers of a comma-separated list of them, as
+// SQLite's group_concat writes it.
+func countList(list string) (map[int64]int, error) {
+	counts := map[int64]int{}
+	var n int64
+	for i := 0; i < len(list); i++ {
+		switch c := list[i]; {
+		case c >= '0' && c <= '9' && n <= (math.MaxInt64-9)/10:
+			n = n*10 + int64(c-'0')
+		case c == ',' && i > 0 && list[i-1] != ',':
+			counts[n]++
+			n = 0
+		default:
+			return nil, fmt.Errorf("count facets: %q at %d of the list of facets", c, i)
+		}
+	}
+	if list != "" {
+		if list[len(list)-1] == ',' {
+			return nil, fmt.Errorf("count facets: the list of facets ends in a comma")
+		}
+		counts[n]++
+	}
+	return counts, nil
 }
 
 // facetList selects the facets of the matches' keys as one comma-separated

@@ -179,6 +179,23 @@ func altCond(a termAlt, nameOnly bool) serverCond {
 	return c
 }
 
+// nameWords counts the words an item's name has, which ranks the name
+// matches of a widened search first, as nameOrder does on SQLite. It is 0
+// when every word must match.
+func nameWords(terms []searchTerm, anyTerm bool) serverCond {
+	if !anyTerm {
+		return serverCond{sql: "0"}
+	}
+	var parts []string
+	var args []any
+	for _, t := range terms {
+		c := termsCond([]searchTerm{t}, false, true)
+		parts = append(parts, "CASE WHEN "+c.sql+" THEN 1 ELSE 0 END")
+		args = append(args, c.args...)
+	}
+	return serverCond{"(" + strings.Join(parts, " + ") + ")", args}
+}
+
 // nameAlternatives numbers the ways of saying each word that an item's name
 // has, as nameOrder does on SQLite: the first alternative is the highest
 // bit. It is 0 when no word has synonyms.
@@ -231,6 +248,7 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 	match := termsCond(sel.terms, sel.anyTerm, false)
 	name := termsCond(sel.terms, sel.anyTerm, true)
 	alts := nameAlternatives(sel.terms)
+	words := nameWords(sel.terms, sel.anyTerm)
 	var grams, chars []string
 	for _, term := range sel.terms {
 		for _, a := range term.alts {
@@ -250,7 +268,7 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 	}
 	q := `SELECT si.id, si.audience, si.theme_id, si.department_id, si.view_count,
 		COALESCE(sc.score, 0),
-		CASE WHEN ` + name.sql + ` THEN 0 ELSE 1 END, ` + alts.sql + `, CHAR_LENGTH(si.name)
+		CASE WHEN ` + name.sql + ` THEN 0 ELSE 1 END, ` + words.sql + `, ` + alts.sql + `, CHAR_LENGTH(si.name)
 	FROM service_items si
 	JOIN service_item_search ss ON ss.item_id = si.id
 	LEFT JOIN (SELECT item_id, SUM(n * CASE field WHEN 0 THEN 10 WHEN 1 THEN 2 ELSE 1 END) AS score
@@ -259,6 +277,7 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		GROUP BY item_id) sc ON sc.item_id = si.id
 	WHERE si.published = ? AND ` + match.sql
 	args := append([]any{}, name.args...)
+	args = append(args, words.args...)
 	args = append(args, alts.args...)
 	args = append(args, grams, chars, true)
 	args = append(args, match.args...)
@@ -272,15 +291,15 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		views int64
 		score float64
 		tier  int
-		// alts and nameLength rank the name matches, as on SQLite
-		// (nameOrder).
-		alts, nameLength int
+		// words, alts and nameLength rank the name matches, as on
+		// SQLite (nameOrder).
+		words, alts, nameLength int
 	}
 	var hits []hit
 	for rows.Next() {
 		var h hit
 		var g group
-		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier, &h.alts, &h.nameLength); err != nil {
+		if err := rows.Scan(&h.id, &g.Audience, &g.ThemeID, &g.DepartmentID, &h.views, &h.score, &h.tier, &h.words, &h.alts, &h.nameLength); err != nil {
 			return nil, fmt.Errorf("search guides: %w", err)
 		}
 		g.N = 1
@@ -297,10 +316,19 @@ func (s *Store) searchServer(db *gorm.DB, sel selection, res *GuideResult, theme
 		switch {
 		case a.tier != b.tier:
 			return a.tier < b.tier
-		case a.tier == 0 && a.alts != b.alts:
-			return a.alts > b.alts
-		case a.tier == 0 && a.nameLength != b.nameLength:
-			return a.nameLength < b.nameLength
+		case a.tier == 0:
+			// As nameOrder ranks them on SQLite.
+			switch {
+			case a.words != b.words:
+				return a.words > b.words
+			case a.alts != b.alts:
+				return a.alts > b.alts
+			case a.nameLength != b.nameLength:
+				return a.nameLength < b.nameLength
+			case a.views != b.views:
+				return a.views > b.views
+			}
+			return a.id < b.id
 		case a.score != b.score:
 			return a.score > b.score
 		case a.views != b.views:
