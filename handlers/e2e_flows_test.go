@@ -47,6 +47,17 @@ func TestBrowserFlows(t *testing.T) {
 				t.Fatalf("the counter link opens %s", tb.path())
 			}
 			tb.see("一楼 户政服务区 C02 号窗口", "居民身份证换领")
+
+			// On a phone, the 我要办 box and its button fit their row: an
+			// input keeps its default width in a flex row unless allowed
+			// to shrink.
+			phone := site.newTab(t, w.with(tabOptions{phone: true}))
+			for _, path := range []string{"/", "/guide?need=" + url.QueryEscape("退休")} {
+				phone.open(path)
+				if wide := eval[bool](phone, `[...document.querySelectorAll('.search-row')].some(r => r.scrollWidth > r.clientWidth)`); wide {
+					t.Errorf("%s: a search box and its button are wider than the phone's screen", path)
+				}
+			}
 		})
 	})
 
