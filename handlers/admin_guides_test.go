@@ -184,7 +184,7 @@ func TestGuideEditing(t *testing.T) {
 	res, pub := app.get(t, public)
 	text := stripTags(pub)
 	for _, w := range []string{"企业职工基本养老保险待遇申领（含弹性退休）", "弹性退休申请表", "5 个工作日",
-		"最后更新：" + saved.UpdatedAt.Format("2006-01-02")} {
+		"最后更新：" + models.InBeijing(saved.UpdatedAt).Format("2006-01-02")} {
 		if !strings.Contains(text, w) {
 			t.Errorf("the public guide lacks %q", w)
 		}

@@ -231,6 +231,9 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 					return err
 				}
 			}
+			if err := markAllRatingsCounted(tx); err != nil {
+				return err
+			}
 			// A closed case for every 差评, numbered by day as openCase
 			// numbers them, with its two events.
 			if err := tx.Exec(`INSERT INTO cases (number, lookup_code, rating_id, counter_id, department_id, state,
@@ -271,6 +274,9 @@ func (s *Store) generateRatings(ctx context.Context, size BenchSize) error {
 // add up to the cases. (TotalsMismatch compares row by row; the tests run it
 // on small sets.)
 func (s *Store) CheckBenchData(ctx context.Context) error {
+	if err := s.syncTotals(ctx); err != nil {
+		return fmt.Errorf("check bench data: %w", err)
+	}
 	var got struct{ Ratings, Months, DepartmentMonths, Bad, Cases, CaseTotals int64 }
 	err := s.db.WithContext(ctx).Raw(`SELECT
 		(SELECT COUNT(*) FROM ratings WHERE NOT excluded) AS ratings,

@@ -50,6 +50,10 @@ type Store struct {
 	counters *counterCache
 	// recent is what the writer remembers of the recent ratings.
 	recent recentRatings
+	// pending are the ratings the writer has not yet added to the stored
+	// totals, and totalsRequests asks it to (pending_totals.go).
+	pending        pendingTotals
+	totalsRequests chan chan error
 }
 
 // Open opens (creating if needed) the SQLite database file at path, tuned for

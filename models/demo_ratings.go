@@ -83,6 +83,11 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		}
 	}
 
+	// The writer's pending totals are written first, so that the mark
+	// moves past only ratings counted in the stored totals.
+	if err := s.syncTotals(ctx); err != nil {
+		return 0, err
+	}
 	err := db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit("Counter").CreateInBatches(&ratings, 500).Error; err != nil {
 			return err
@@ -109,6 +114,9 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 			}
 		}
 		if err := addToMonths(tx, rows); err != nil {
+			return err
+		}
+		if err := markAllRatingsCounted(tx); err != nil {
 			return err
 		}
 		byCounter := map[uint]Counter{}

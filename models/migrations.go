@@ -176,6 +176,7 @@ func migrations() []migration {
 			}
 			return reindexNames(tx)
 		}},
+		{21, "mark of the last rating the stored totals count (SQLite): the rating writer adds to them once a second", createTotalsMark},
 	}
 }
 

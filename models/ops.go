@@ -28,15 +28,21 @@ type OpsFigures struct {
 // FindOpsFigures reads the figures for monitoring.
 func (s *Store) FindOpsFigures(ctx context.Context, now time.Time) (OpsFigures, error) {
 	var f OpsFigures
-	var ratings sql.NullInt64
-	if err := s.db.WithContext(ctx).Model(&RatingDepartmentMonth{}).Select("SUM(total)").Scan(&ratings).Error; err != nil {
+	err := s.pending.read(func(pending pendingView) error {
+		var ratings sql.NullInt64
+		if err := s.db.WithContext(ctx).Model(&RatingDepartmentMonth{}).Select("SUM(total)").Scan(&ratings).Error; err != nil {
+			return err
+		}
+		f.Ratings = ratings.Int64 + int64(pending.all().Total)
+		return nil
+	})
+	if err != nil {
 		return f, fmt.Errorf("ops figures: %w", err)
 	}
-	f.Ratings = ratings.Int64
 	// The open states by name, so that the index on state serves the
 	// query: the open cases are few, the closed ones many.
 	var cases struct{ Open, Overdue sql.NullInt64 }
-	err := s.db.WithContext(ctx).Model(&Case{}).
+	err = s.db.WithContext(ctx).Model(&Case{}).
 		Select(`COUNT(*) AS open, SUM(CASE WHEN (state = ? AND callback_due < ?) OR (state <> ? AND rectify_due < ?) THEN 1 ELSE 0 END) AS overdue`,
 			CaseAwaitingCallback, now.UTC(), CaseAwaitingCallback, now.UTC()).
 		Where("state IN ?", openCaseStates()).

@@ -45,13 +45,33 @@ func (s *Store) rateWriter() {
 	defer close(s.writerDone)
 	linger := time.NewTimer(rateLinger)
 	defer linger.Stop()
+	// flush fires when the oldest pending rating has waited long enough.
+	flush := time.NewTimer(totalsFlushEvery)
+	flush.Stop()
+	defer flush.Stop()
 	var lastTopUp time.Time
 	for {
 		var batch []rateRequest
 		select {
 		case r := <-s.rates:
 			batch = append(batch, r)
+		case <-flush.C:
+			if s.writeTotals() != nil {
+				// Kept pending: the next rating's commit or a later try
+				// writes them.
+				flush.Reset(totalsFlushEvery)
+			}
+			continue
+		case reply := <-s.totalsRequests:
+			reply <- s.writeTotals()
+			continue
 		case <-s.quit:
+			// Only if this process rated: a command run beside the
+			// server must not count the server's pending ratings. What a
+			// failed write leaves, the next start counts.
+			if len(s.pending.counters) > 0 {
+				s.writeTotals()
+			}
 			return
 		}
 		linger.Reset(rateLinger)
@@ -65,7 +85,16 @@ func (s *Store) rateWriter() {
 			}
 		}
 		linger.Stop()
-		s.commitRatings(batch)
+		if !s.pending.caughtUp {
+			// If it fails, the ratings are still stored, and counted at
+			// a later try.
+			if s.catchUpTotals() == nil {
+				s.pending.caughtUp = true
+			}
+		}
+		if s.commitRatings(batch) {
+			flush.Reset(totalsFlushEvery)
+		}
 		if s.wal.topUpEvery > 0 && time.Since(lastTopUp) >= s.wal.topUpEvery && s.topUpCheckpoint() {
 			lastTopUp = time.Now()
 		}
@@ -114,25 +143,26 @@ const walTopUpEvery = 5 * time.Second
 // bigger batch would share.
 const rateLinger = 250 * time.Microsecond
 
-// commitRatings stores a batch of ratings in one transaction and answers
-// each rater. A rating refused by a rule has written nothing, so it needs no
+// commitRatings stores a batch of ratings in one transaction, counts them
+// into the pending totals and answers each rater. It reports whether they
+// are the first pending, for the writer to schedule their flush. A rating refused by a rule has written nothing, so it needs no
 // undoing. A rating that fails half-written (an internal error) rolls the
 // transaction back; the batch is then run again without it, so that it
 // fails alone. The retries are bounded by the batch's size.
-func (s *Store) commitRatings(batch []rateRequest) {
+func (s *Store) commitRatings(batch []rateRequest) (firstPending bool) {
 	results := make([]rateResult, len(batch))
 	st, err := s.prepareRateStmts()
 	if err != nil {
 		for _, r := range batch {
 			r.reply <- rateResult{err: err}
 		}
-		return
+		return false
 	}
 	if err := s.loadRecentRatings(batch[0].now, batch[0].rules.Window); err != nil {
 		for _, r := range batch {
 			r.reply <- rateResult{err: err}
 		}
-		return
+		return false
 	}
 	failed := make([]bool, len(batch))
 	var pending *pendingRatings
@@ -174,14 +204,20 @@ func (s *Store) commitRatings(batch []rateRequest) {
 	if err == nil {
 		s.recent.addresses.commit(pending.addresses, batch[0].now)
 		s.recent.devices.commit(pending.devices, batch[0].now)
+		var stored []Rating
 		for _, res := range results {
 			if res.rec != nil {
-				// The writer's connection is not the tracked pool: the
-				// committed ratings change /ratings, the counters' pages
-				// and the 亮单, so the page cache must see it now.
-				s.version.bumpRatings()
-				break
+				stored = append(stored, res.rec.Rating)
 			}
+		}
+		if len(stored) > 0 {
+			// Counted before the page cache learns of them, so that a
+			// page rendered after the bump counts them.
+			firstPending = s.pending.add(stored)
+			// The writer's connection is not the tracked pool: the
+			// committed ratings change /ratings, the counters' pages
+			// and the 亮单, so the page cache must see it now.
+			s.version.bumpRatings()
 		}
 	}
 	for i, r := range batch {
@@ -192,13 +228,14 @@ func (s *Store) commitRatings(batch []rateRequest) {
 		}
 		r.reply <- res
 	}
+	return firstPending
 }
 
 // rateSQL are the rating writer's statements, prepared once on its one
-// connection, so that every batch reuses them. The upserts are SQLite's and
-// PostgreSQL's ON CONFLICT.
+// connection, so that every batch, and every flush of the totals, reuses
+// them. The upserts are SQLite's ON CONFLICT.
 var rateSQL = struct {
-	device, addressMinute, addressHour, insert, months, deptMonths string
+	device, addressMinute, addressHour, insert, months, deptMonths, mark string
 }{
 	// The checks are ranges of idx_ratings_device on PostgreSQL and MySQL.
 	// On SQLite the writer knows the window's ratings and the addresses'
@@ -218,11 +255,12 @@ var rateSQL = struct {
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (month, department_id) DO UPDATE SET total = rating_department_months.total + excluded.total,
 			satisfied = rating_department_months.satisfied + excluded.satisfied, bad = rating_department_months.bad + excluded.bad`,
+	mark: `UPDATE rating_totals_marks SET counted_through = MAX(counted_through, ?)`,
 }
 
 // rateStmts are rateSQL prepared on the writer's connection.
 type rateStmts struct {
-	device, addressMinute, addressHour, insert, months, deptMonths *sql.Stmt
+	device, addressMinute, addressHour, insert, months, deptMonths, mark *sql.Stmt
 }
 
 // prepareRateStmts prepares the writer's statements, once the tables exist.
@@ -239,7 +277,8 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 		dst **sql.Stmt
 		sql string
 	}{{&st.device, rateSQL.device}, {&st.addressMinute, rateSQL.addressMinute}, {&st.addressHour, rateSQL.addressHour},
-		{&st.insert, rateSQL.insert}, {&st.months, rateSQL.months}, {&st.deptMonths, rateSQL.deptMonths}} {
+		{&st.insert, rateSQL.insert}, {&st.months, rateSQL.months}, {&st.deptMonths, rateSQL.deptMonths},
+		{&st.mark, rateSQL.mark}} {
 		if *p.dst, err = wDB.Prepare(p.sql); err != nil {
 			st.close()
 			return nil, fmt.Errorf("prepare rating statements: %w", err)
@@ -249,28 +288,28 @@ func (s *Store) prepareRateStmts() (*rateStmts, error) {
 	return s.stmts, nil
 }
 
-// batchTx is a batch's transaction with the statements every rating runs
+// batchTx is a batch's transaction with the statement every rating runs
 // bound to it once: database/sql binds a statement to a transaction anew at
 // each Tx.Stmt, which cost 3.5 us a rating (2 % of the portal's time).
 type batchTx struct {
 	*sql.Tx
-	insert, months, deptMonths *sql.Stmt
+	insert *sql.Stmt
 }
 
 func (st *rateStmts) bind(tx *sql.Tx) batchTx {
-	return batchTx{Tx: tx, insert: tx.Stmt(st.insert), months: tx.Stmt(st.months), deptMonths: tx.Stmt(st.deptMonths)}
+	return batchTx{Tx: tx, insert: tx.Stmt(st.insert)}
 }
 
 func (st *rateStmts) close() {
-	for _, stmt := range []*sql.Stmt{st.device, st.addressMinute, st.addressHour, st.insert, st.months, st.deptMonths} {
+	for _, stmt := range []*sql.Stmt{st.device, st.addressMinute, st.addressHour, st.insert, st.months, st.deptMonths, st.mark} {
 		if stmt != nil {
 			stmt.Close()
 		}
 	}
 }
 
-// storeRating checks the anti-abuse rules and stores one rating, its running
-// totals and, for a 差评, its case. It runs inside the batch's transaction,
+// storeRating checks the anti-abuse rules and stores one rating and, for a
+// 差评, its case. It runs inside the batch's transaction,
 // so the checks see the ratings committed and those earlier in the batch.
 func (s *Store) storeRating(tx *gorm.DB, btx batchTx, st *rateStmts, pending *pendingRatings, req rateRequest) (*RatingReceipt, error) {
 	in, rules, now, ctr := req.in, req.rules, req.now, req.ctr
@@ -292,17 +331,7 @@ func (s *Store) storeRating(tx *gorm.DB, btx batchTx, st *rateStmts, pending *pe
 		return nil, err
 	}
 	r.ID = uint(id)
-	sat, bad := 1, 0
-	if IsBad(r.Level) {
-		sat, bad = 0, 1
-	}
-	month := MonthOf(r.CreatedAt)
-	if _, err := btx.months.Exec(month, r.CounterID, r.DepartmentID, 1, sat, bad); err != nil {
-		return nil, err
-	}
-	if _, err := btx.deptMonths.Exec(month, r.DepartmentID, 1, sat, bad); err != nil {
-		return nil, err
-	}
+	// Its running totals: counted after the commit (pendingTotals).
 	rt.stored(req)
 	rec := &RatingReceipt{Rating: r}
 	if IsBad(r.Level) {
@@ -395,6 +424,7 @@ func (s *Store) submitRating(ctx context.Context, req rateRequest) (*RatingRecei
 func (s *Store) startWriter(w *gorm.DB) {
 	s.w = w
 	s.rates = make(chan rateRequest)
+	s.totalsRequests = make(chan chan error)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
 	go s.rateWriter()

@@ -75,15 +75,41 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 	}
 	db := s.db.WithContext(ctx)
 	st := &RatingStats{Month: month}
-	// KEY is a reserved word in MySQL: the alias is quoted for the engine.
-	keyCol := s.quote("key")
-	err = db.Table("departments AS d").
-		Joins("LEFT JOIN rating_department_months r ON r.department_id = d.id AND r.month = ?", month).
-		Select("d.slug AS " + keyCol + ", d.name AS name, COALESCE(r.total, 0) AS total, COALESCE(r.satisfied, 0) AS satisfied, COALESCE(r.bad, 0) AS bad").
-		Order("d.sort, d.id").Scan(&st.Departments).Error
-	if err == nil {
-		st.Counters, err = s.counterTallies(db, month)
-	}
+	first := start.AddDate(0, -11, 0)
+	var rows []MonthTally
+	err = s.pending.read(func(pending pendingView) error {
+		// KEY is a reserved word in MySQL: the alias is quoted for the engine.
+		keyCol := s.quote("key")
+		var departments []struct {
+			ID uint
+			UnitTally
+		}
+		err := db.Table("departments AS d").
+			Joins("LEFT JOIN rating_department_months r ON r.department_id = d.id AND r.month = ?", month).
+			Select("d.id AS id, d.slug AS " + keyCol + ", d.name AS name, COALESCE(r.total, 0) AS total, COALESCE(r.satisfied, 0) AS satisfied, COALESCE(r.bad, 0) AS bad").
+			Order("d.sort, d.id").Scan(&departments).Error
+		if err != nil {
+			return err
+		}
+		for _, d := range departments {
+			d.Tally = d.Tally.plus(pending.department(month, d.ID))
+			st.Departments = append(st.Departments, d.UnitTally)
+		}
+		if st.Counters, err = s.counterTallies(db, pending, month); err != nil {
+			return err
+		}
+		err = db.Table("rating_department_months").
+			Where("month >= ? AND month <= ?", first.Format("2006-01"), month).
+			Select("month, SUM(total) AS total, SUM(satisfied) AS satisfied, SUM(bad) AS bad").
+			Group("month").Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("trend: %w", err)
+		}
+		for m, t := range pending.months(first.Format("2006-01"), month) {
+			rows = append(rows, MonthTally{Tally: t, Month: m})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rating stats %s: %w", month, err)
 	}
@@ -92,25 +118,13 @@ func (s *Store) FindRatingStats(ctx context.Context, month string) (*RatingStats
 	for _, d := range st.Departments {
 		st.All = st.All.plus(d.Tally)
 	}
-
-	first := start.AddDate(0, -11, 0)
-	var rows []MonthTally
-	err = db.Table("rating_department_months").
-		Where("month >= ? AND month <= ?", first.Format("2006-01"), month).
-		Select("month, SUM(total) AS total, SUM(satisfied) AS satisfied, SUM(bad) AS bad").
-		Group("month").Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("rating trend %s: %w", month, err)
-	}
-	byMonth := map[string]MonthTally{}
+	byMonth := map[string]Tally{}
 	for _, r := range rows {
-		byMonth[r.Month] = r
+		byMonth[r.Month] = byMonth[r.Month].plus(r.Tally)
 	}
 	for m := first; !m.After(start); m = m.AddDate(0, 1, 0) {
 		key := m.Format("2006-01")
-		t := byMonth[key]
-		t.Month = key
-		st.Trend = append(st.Trend, t)
+		st.Trend = append(st.Trend, MonthTally{Tally: byMonth[key], Month: key})
 	}
 	return st, nil
 }
@@ -151,7 +165,7 @@ func rankUnits(units []UnitTally) {
 // totals are read in two queries and joined here: one query that joined
 // and grouped them took twice as long. The rows are scanned by hand: for
 // a thousand counters, GORM's reflection took as long as the query.
-func (s *Store) counterTallies(db *gorm.DB, month string) ([]UnitTally, error) {
+func (s *Store) counterTallies(db *gorm.DB, pending pendingView, month string) ([]UnitTally, error) {
 	rows, err := db.Raw("SELECT counter_id, total, satisfied, bad FROM rating_months WHERE month = ?", month).Rows()
 	if err != nil {
 		return nil, err
@@ -170,6 +184,7 @@ func (s *Store) counterTallies(db *gorm.DB, month string) ([]UnitTally, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	pending.counters(month, func(k counterMonth, t Tally) { rated[k.counter] = rated[k.counter].plus(t) })
 	rows, err = db.Raw(`SELECT c.id, c.code, c.name, d.short_name, c.enabled FROM counters c
 		JOIN departments d ON d.id = c.department_id ORDER BY c.id`).Rows()
 	if err != nil {
@@ -199,6 +214,11 @@ func (s *Store) counterTallies(db *gorm.DB, month string) ([]UnitTally, error) {
 // and the departments' monthly case counts with a recount of the cases, and
 // returns how many rows differ. Zero is the only healthy answer.
 func (s *Store) TotalsMismatch(ctx context.Context) (int, error) {
+	// The stored totals, without what the writer holds: it writes that
+	// first. A rating committed meanwhile shows as a difference.
+	if err := s.syncTotals(ctx); err != nil {
+		return 0, fmt.Errorf("check totals: %w", err)
+	}
 	bad := 0
 	for _, r := range []rollup{monthsFromRatings(s.dialect), departmentMonthsFromMonths, caseMonthsFromCases(s.dialect)} {
 		k, err := r.mismatch(s.db.WithContext(ctx))
@@ -389,26 +409,35 @@ func (s *Store) FindCounterTallies(ctx context.Context, counterID uint, now time
 	for i := range months {
 		months[i] = monthStart.AddDate(0, -i, 0).Format("2006-01")
 	}
-	rows, err := s.db.WithContext(ctx).Table("rating_months").
-		Where("month IN ? AND counter_id = ?", months, counterID).
-		Select("month, total, satisfied, bad").Rows()
+	err := s.pending.read(func(pending pendingView) error {
+		rows, err := s.db.WithContext(ctx).Table("rating_months").
+			Where("month IN ? AND counter_id = ?", months, counterID).
+			Select("month, total, satisfied, bad").Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		add := func(month string, t Tally) {
+			out.Year = out.Year.plus(t)
+			if month == months[0] {
+				out.Month = out.Month.plus(t)
+			}
+		}
+		for rows.Next() {
+			var month string
+			var t Tally
+			if err := rows.Scan(&month, &t.Total, &t.Satisfied, &t.Bad); err != nil {
+				return err
+			}
+			add(month, t)
+		}
+		for _, m := range months {
+			add(m, pending.counter(m, counterID))
+		}
+		return rows.Err()
+	})
 	if err != nil {
-		return out, fmt.Errorf("counter tallies: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var month string
-		var t Tally
-		if err := rows.Scan(&month, &t.Total, &t.Satisfied, &t.Bad); err != nil {
-			return out, fmt.Errorf("counter tallies: %w", err)
-		}
-		out.Year = out.Year.plus(t)
-		if month == months[0] {
-			out.Month = out.Month.plus(t)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("counter tallies: %w", err)
+		return CounterTallies{}, fmt.Errorf("counter tallies: %w", err)
 	}
 	return out, nil
 }

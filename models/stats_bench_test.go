@@ -61,7 +61,10 @@ func generateRatings(tb testing.TB, s *Store, n int) {
 		if err := monthsFromRatings(dialectSQLite).fill(tx); err != nil {
 			return err
 		}
-		return departmentMonthsFromMonths.fill(tx)
+		if err := departmentMonthsFromMonths.fill(tx); err != nil {
+			return err
+		}
+		return markAllRatingsCounted(tx)
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -45,15 +45,25 @@ func caseMonthsFromCases(d dialect) rollup {
 			"SUM(CASE WHEN state = '" + CaseClosed + "' AND closed_on_time THEN 1 ELSE 0 END)"}}
 }
 
+// ratingCounts count ratings into the values of their totals.
+var ratingCounts = [3]string{"COUNT(*)", "SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END)",
+	"SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)"}
+
 // monthsFromRatings counts the ratings into the counters' months (Beijing
 // months, under the department a rating was given to), leaving out those
 // set aside by a 申诉复核, as the rating writer and addToTotals keep them.
 func monthsFromRatings(d dialect) rollup {
 	return rollup{into: "rating_months", keys: "month, counter_id, department_id", values: ratingValues,
 		from:      "ratings WHERE NOT excluded",
-		groupKeys: d.localMonthSQL("created_at") + ", counter_id, department_id",
-		counts: [3]string{"COUNT(*)", "SUM(CASE WHEN level > 2 THEN 1 ELSE 0 END)",
-			"SUM(CASE WHEN level <= 2 THEN 1 ELSE 0 END)"}}
+		groupKeys: d.localMonthSQL("created_at") + ", counter_id, department_id", counts: ratingCounts}
+}
+
+// departmentMonthsFromRatings counts the ratings into the departments'
+// months directly, for catchUpTotals, which adds some ratings to both.
+func departmentMonthsFromRatings(d dialect) rollup {
+	return rollup{into: "rating_department_months", keys: "month, department_id", values: ratingValues,
+		from: "ratings WHERE NOT excluded", groupKeys: d.localMonthSQL("created_at") + ", department_id",
+		counts: ratingCounts}
 }
 
 // sums is the totals computed from the finer rows, grouped by the keys.
@@ -67,6 +77,22 @@ func (r rollup) fill(tx *gorm.DB) error {
 	err := tx.Exec("INSERT INTO " + r.into + " (" + r.keys + ", " + r.values + ") " + r.sums()).Error
 	if err != nil {
 		return fmt.Errorf("build %s from %s: %w", r.into, r.from, err)
+	}
+	return nil
+}
+
+// add adds the totals computed from the finer rows to the stored ones:
+// SQLite's (and PostgreSQL's) upsert. The SELECT has a WHERE, as SQLite
+// asks of an upsert's SELECT to tell its ON from a join's.
+func (r rollup) add(tx *gorm.DB) error {
+	var set []string
+	for _, v := range strings.Split(r.values, ", ") {
+		set = append(set, v+" = "+r.into+"."+v+" + excluded."+v)
+	}
+	err := tx.Exec("INSERT INTO " + r.into + " (" + r.keys + ", " + r.values + ") " + r.sums() +
+		" ON CONFLICT (" + r.keys + ") DO UPDATE SET " + strings.Join(set, ", ")).Error
+	if err != nil {
+		return fmt.Errorf("add to %s from %s: %w", r.into, r.from, err)
 	}
 	return nil
 }

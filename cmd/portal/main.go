@@ -321,6 +321,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		logger.Info("demo data loaded", slog.Int("added", rep.Added()), slog.Int("ratings", n))
 	}
+	if err := store.CatchUpTotals(ctx); err != nil {
+		return err
+	}
 	return serve(ctx, cfg, store, logger, stdout)
 }
 
