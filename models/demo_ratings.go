@@ -83,11 +83,6 @@ func (s *Store) LoadDemoRatings(ctx context.Context, rules RatingRules, now time
 		}
 	}
 
-	// The writer's pending totals are written first, so that the mark
-	// moves past only ratings counted in the stored totals.
-	if err := s.syncTotals(ctx); err != nil {
-		return 0, err
-	}
 	err := db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit("Counter").CreateInBatches(&ratings, 500).Error; err != nil {
 			return err

@@ -73,8 +73,12 @@ type pendingTotals struct {
 	// through is the id of the last rating counted here.
 	through uint
 	// caughtUp is set once the writer has counted the ratings a crash
-	// left uncounted (catchUpTotals). Only the writer goroutine reads it.
+	// left uncounted (catchUpTotals); until then it commits no rating.
+	// Only the writer goroutine reads it.
 	caughtUp bool
+	// flushEvery is totalsFlushEvery; tests that copy the database
+	// between two flushes set it longer, before the first rating.
+	flushEvery time.Duration
 }
 
 // tallyOf is one rating's contribution to a total.
@@ -169,9 +173,10 @@ func (v pendingView) all() Tally {
 }
 
 // flushTotals writes the pending totals and the mark in one transaction,
-// on the writer's connection. Only writeTotals calls it, once the ratings
-// before the pending ones are counted: the mark moves past them too. If it
-// fails, the totals stay pending for the next flush.
+// on the writer's connection. The ratings before the pending ones are
+// counted by then (the writer commits none before catchUpTotals has run):
+// the mark moves past them too. If it fails, the totals stay pending for
+// the next flush.
 func (s *Store) flushTotals() error {
 	p := &s.pending
 	// Only this goroutine changes the maps: they can be read unlocked.
@@ -260,27 +265,28 @@ func (s *Store) writeTotals() error {
 
 // catchUpTotals counts the ratings stored after the mark into the totals
 // and moves the mark, in one transaction: those a crash left uncounted.
-// The writer
-// goroutine calls it, after flushing what it holds, so that nothing is
-// counted twice. The ratings after the mark are a range of the table's
-// key, empty at most starts.
+// The writer goroutine calls it once, before it commits its first rating,
+// so nothing is pending. The ratings after the mark are a range of the
+// table's key, empty at most starts. No mark yet (NULL: migration 21 ran
+// while the previous version still served, adding each rating to the
+// totals itself) means the totals count every rating: the mark starts
+// after the last.
 func (s *Store) catchUpTotals() error {
-	if err := s.flushTotals(); err != nil {
-		return err
-	}
 	err := s.w.Transaction(func(tx *gorm.DB) error {
-		var mark uint
+		var mark, last sql.NullInt64
 		if err := tx.Raw("SELECT counted_through FROM rating_totals_marks").Scan(&mark).Error; err != nil {
 			return err
 		}
-		var last sql.NullInt64
 		if err := tx.Raw("SELECT MAX(id) FROM ratings").Scan(&last).Error; err != nil {
 			return err
 		}
-		if !last.Valid || uint(last.Int64) <= mark {
+		if !mark.Valid {
+			return tx.Exec("UPDATE rating_totals_marks SET counted_through = ?", last.Int64).Error
+		}
+		if last.Int64 <= mark.Int64 {
 			return nil
 		}
-		from := "ratings WHERE NOT excluded AND id > " + strconv.FormatUint(uint64(mark), 10) +
+		from := "ratings WHERE NOT excluded AND id > " + strconv.FormatInt(mark.Int64, 10) +
 			" AND id <= " + strconv.FormatInt(last.Int64, 10)
 		for _, r := range []rollup{monthsFromRatings(s.dialect), departmentMonthsFromRatings(s.dialect)} {
 			r.from = from
@@ -298,9 +304,9 @@ func (s *Store) catchUpTotals() error {
 
 // markAllRatingsCounted moves the mark after the last rating stored, in
 // the transaction of a loader that stored ratings and counted them into
-// the totals itself (demo and bench data). The loader flushes what the
-// writer holds first (syncTotals), and runs before the portal serves: a
-// rating the writer committed in between would be marked counted. A no-op
+// the totals itself (demo and bench data, into a database without
+// ratings). The loader runs before the process rates, and never beside a
+// server: a rating pending in a writer would be marked counted. A no-op
 // on PostgreSQL and MySQL, which have no mark.
 func markAllRatingsCounted(tx *gorm.DB) error {
 	if tx.Dialector.Name() != "sqlite" {
@@ -309,16 +315,18 @@ func markAllRatingsCounted(tx *gorm.DB) error {
 	return tx.Exec(`UPDATE rating_totals_marks SET counted_through = (SELECT COALESCE(MAX(id), 0) FROM ratings)`).Error
 }
 
-// createTotalsMark is migration 21: the table of the mark, on SQLite, which
-// starts after every rating stored, since the totals count them all.
+// createTotalsMark is migration 21: the table of the mark, on SQLite,
+// without a mark yet. `portal migrate` may run while the previous version
+// still serves and adds each rating to the totals itself: the totals
+// count every rating until the new version's first start puts the mark
+// after the last (catchUpTotals).
 func createTotalsMark(tx *gorm.DB) error {
 	if tx.Dialector.Name() != "sqlite" {
 		return nil
 	}
 	if err := tx.Exec(`CREATE TABLE rating_totals_marks (id integer PRIMARY KEY CHECK (id = 1),
-		counted_through integer NOT NULL)`).Error; err != nil {
+		counted_through integer)`).Error; err != nil {
 		return err
 	}
-	return tx.Exec(`INSERT INTO rating_totals_marks (id, counted_through)
-		SELECT 1, COALESCE(MAX(id), 0) FROM ratings`).Error
+	return tx.Exec(`INSERT INTO rating_totals_marks (id, counted_through) VALUES (1, NULL)`).Error
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // storedTotal is the sum of the stored totals of a month, counters' and
@@ -100,6 +102,8 @@ func TestDeferredTotalsSurviveACrash(t *testing.T) {
 	s := newRatedDemoStore(t)
 	skipUnlessSQLite(t, s, "the rating writer")
 	ctx := context.Background()
+	// No flush before the copy, however slow the machine.
+	s.pending.flushEvery = time.Hour
 	now := at("2026-11-20 19:00")
 	month := MonthOf(now)
 	for i, code := range []string{"C02", "B01", "A04", "C02"} {
@@ -112,7 +116,7 @@ func TestDeferredTotalsSurviveACrash(t *testing.T) {
 	}
 
 	// Before the writer's flush: its pending ratings are not in the copy's
-	// totals (the test is void if the flush came first).
+	// totals.
 	copyPath := filepath.Join(t.TempDir(), "copy.db")
 	if err := s.Backup(ctx, copyPath); err != nil {
 		t.Fatal(err)
@@ -126,7 +130,7 @@ func TestDeferredTotalsSurviveACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	if counters, _ := storedTotal(t, copied, month); counters != published.All.Total-4 {
-		t.Fatalf("the copy stores %d ratings of %s in its totals, want %d without the 4 pending: flushed before the copy?",
+		t.Fatalf("the copy stores %d ratings of %s in its totals, want %d without the 4 pending",
 			counters, month, published.All.Total-4)
 	}
 
@@ -161,5 +165,98 @@ func TestDeferredTotalsSurviveACrash(t *testing.T) {
 	}
 	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
 		t.Errorf("the server's database after a command beside it: TotalsMismatch = %d, %v", n, err)
+	}
+}
+
+// TestTotalsMarkAfterAnUpgrade: migration 21 leaves no mark, since the
+// previous version may go on serving, adding each rating to the totals
+// itself, until the new one starts: the new one's first start then counts
+// nothing again, and puts the mark after the last rating.
+func TestTotalsMarkAfterAnUpgrade(t *testing.T) {
+	s := newRatedDemoStore(t)
+	skipUnlessSQLite(t, s, "the rating writer")
+	ctx := context.Background()
+	if err := s.db.Exec("UPDATE rating_totals_marks SET counted_through = NULL").Error; err != nil {
+		t.Fatal(err)
+	}
+	ctr, err := s.FindRatableCounter(ctx, "C02")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A rating as the previous version stores it.
+	r := Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID, Level: LevelSatisfied,
+		DeviceHash: "old-binary", AddressHash: "old-binary", CreatedAt: at("2026-11-20 19:00").UTC()}
+	err = s.db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Omit("Counter").Create(&r).Error; err != nil {
+			return err
+		}
+		return addToTotals(tx, r, 1)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CatchUpTotals(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var mark uint
+	if err := s.db.Raw("SELECT counted_through FROM rating_totals_marks").Scan(&mark).Error; err != nil || mark != r.ID {
+		t.Errorf("mark %d (%v), want the last rating's id %d", mark, err, r.ID)
+	}
+	rate(t, s, RatingInput{CounterCode: "C02", Level: LevelSatisfied, Device: "new-binary", Address: "10.0.0.3"}, at("2026-11-20 19:05"))
+	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
+		t.Errorf("TotalsMismatch = %d, %v", n, err)
+	}
+}
+
+// TestRatingsWaitForTheCatchUp: a writer that cannot count the ratings a
+// crash left uncounted refuses ratings rather than let a flush move the
+// mark past them; once it can, it counts them and goes on.
+func TestRatingsWaitForTheCatchUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadDemoData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := at("2026-11-20 19:00")
+	// A crash left a rating uncounted: stored after the mark.
+	ctr, err := s.FindRatableCounter(ctx, "B01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Exec("UPDATE rating_totals_marks SET counted_through = 0").Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Omit("Counter").Create(&Rating{CounterID: ctr.ID, DepartmentID: ctr.DepartmentID,
+		Level: LevelSatisfied, DeviceHash: "crash", AddressHash: "crash", CreatedAt: now.UTC()}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Exec("ALTER TABLE rating_totals_marks RENAME TO marks_away").Error; err != nil {
+		t.Fatal(err)
+	}
+	in := RatingInput{CounterCode: "C02", Level: LevelSatisfied, Device: "waits", Address: "10.0.0.4"}
+	if _, err := s.RateCounter(ctx, in, DefaultRatingRules(), now); err == nil {
+		t.Fatal("a rating was taken before the uncounted ones were counted")
+	}
+	if err := s.db.Exec("ALTER TABLE marks_away RENAME TO rating_totals_marks").Error; err != nil {
+		t.Fatal(err)
+	}
+	rate(t, s, in, now)
+	st, err := s.FindRatingStats(ctx, MonthOf(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.All.Total != 2 {
+		t.Errorf("published %d ratings, want the uncounted one and the new one", st.All.Total)
+	}
+	if n, err := s.TotalsMismatch(ctx); err != nil || n != 0 {
+		t.Errorf("TotalsMismatch = %d, %v", n, err)
 	}
 }

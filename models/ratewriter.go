@@ -46,7 +46,7 @@ func (s *Store) rateWriter() {
 	linger := time.NewTimer(rateLinger)
 	defer linger.Stop()
 	// flush fires when the oldest pending rating has waited long enough.
-	flush := time.NewTimer(totalsFlushEvery)
+	flush := time.NewTimer(s.pending.flushEvery)
 	flush.Stop()
 	defer flush.Stop()
 	var lastTopUp time.Time
@@ -59,7 +59,7 @@ func (s *Store) rateWriter() {
 			if s.writeTotals() != nil {
 				// Kept pending: the next rating's commit or a later try
 				// writes them.
-				flush.Reset(totalsFlushEvery)
+				flush.Reset(s.pending.flushEvery)
 			}
 			continue
 		case reply := <-s.totalsRequests:
@@ -86,14 +86,19 @@ func (s *Store) rateWriter() {
 		}
 		linger.Stop()
 		if !s.pending.caughtUp {
-			// If it fails, the ratings are still stored, and counted at
-			// a later try.
-			if s.catchUpTotals() == nil {
-				s.pending.caughtUp = true
+			// Nothing may be pending before the ratings a crash left
+			// uncounted are: a flush moves the mark past them. If that
+			// fails, so does the batch, as any failing write would.
+			if err := s.catchUpTotals(); err != nil {
+				for _, r := range batch {
+					r.reply <- rateResult{err: err}
+				}
+				continue
 			}
+			s.pending.caughtUp = true
 		}
 		if s.commitRatings(batch) {
-			flush.Reset(totalsFlushEvery)
+			flush.Reset(s.pending.flushEvery)
 		}
 		if s.wal.topUpEvery > 0 && time.Since(lastTopUp) >= s.wal.topUpEvery && s.topUpCheckpoint() {
 			lastTopUp = time.Now()
@@ -133,7 +138,8 @@ const walTopUpEvery = 5 * time.Second
 
 // rateLinger is how long the writer waits for more ratings to join a
 // batch. Each commit writes the pages it changed, and ratings of one batch
-// share some (the table's end, the index by time, the month's totals):
+// share some (the table's end, the index by time; then, the month's
+// totals):
 // batches of two or three ratings cost about twice the CPU per rating of
 // batches of five or six. Waiting longer is not cheaper, though: with the
 // bench's 32 phones on 2 cores, in alternating runs, 1.5 ms gave
@@ -425,6 +431,9 @@ func (s *Store) startWriter(w *gorm.DB) {
 	s.w = w
 	s.rates = make(chan rateRequest)
 	s.totalsRequests = make(chan chan error)
+	if s.pending.flushEvery == 0 {
+		s.pending.flushEvery = totalsFlushEvery
+	}
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
 	go s.rateWriter()

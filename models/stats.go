@@ -450,6 +450,13 @@ func (s *Store) CountRows(ctx context.Context, table string) (int, error) {
 	default:
 		return 0, fmt.Errorf("count rows: %q is not a countable table", table)
 	}
+	if table == "rating_months" {
+		// As stored once the rating writer has written what it holds, not
+		// whenever its flush comes.
+		if err := s.syncTotals(ctx); err != nil {
+			return 0, fmt.Errorf("count rows of %s: %w", table, err)
+		}
+	}
 	var n int64
 	if err := s.db.WithContext(ctx).Table(table).Count(&n).Error; err != nil {
 		return 0, fmt.Errorf("count rows of %s: %w", table, err)
