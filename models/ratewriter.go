@@ -136,25 +136,25 @@ func (s *Store) topUpCheckpoint() bool {
 // of the ratings waited those milliseconds more, right at the p99.
 const walTopUpEvery = 5 * time.Second
 
-// rateLinger is how long the writer waits for more ratings to join a
-// batch. Each commit writes the pages it changed, and ratings of one batch
-// share some (the table's end, the index by time; then, the month's
-// totals):
-// batches of two or three ratings cost about twice the CPU per rating of
-// batches of five or six. Waiting longer is not cheaper, though: with the
-// bench's 32 phones on 2 cores, in alternating runs, 1.5 ms gave
-// 0.84-0.91 x the ratings per second of 500 us, 150 us 0.98-1.11 x,
-// 50 us less than 150 us, and 250 us about as much as 150 us or a little
-// more; the writer's idle waits cost the scheduler more than the pages a
-// bigger batch would share.
+// rateLinger is how long the writer waits for more ratings to join a batch.
+// Each commit writes the pages it changed, and ratings of one batch share
+// some (the table's end, the index by time): batches of two or three ratings
+// cost about twice the CPU per rating of batches of five or six (measured
+// while each batch still wrote its months' totals). Waiting longer is not
+// cheaper, though: with the bench's 32 phones on 2 cores, in alternating
+// runs, 1.5 ms gave 0.84-0.91 x the ratings per second of 500 us, 150 us
+// 0.98-1.11 x, 50 us less than 150 us, and 250 us about as much as 150 us or
+// a little more; the writer's idle waits cost the scheduler more than the
+// pages a bigger batch would share.
 const rateLinger = 250 * time.Microsecond
 
 // commitRatings stores a batch of ratings in one transaction, counts them
 // into the pending totals and answers each rater. It reports whether they
-// are the first pending, for the writer to schedule their flush. A rating refused by a rule has written nothing, so it needs no
-// undoing. A rating that fails half-written (an internal error) rolls the
-// transaction back; the batch is then run again without it, so that it
-// fails alone. The retries are bounded by the batch's size.
+// are the first pending, for the writer to schedule their flush. A rating
+// refused by a rule has written nothing, so it needs no undoing. A rating
+// that fails half-written (an internal error) rolls the transaction back;
+// the batch is then run again without it, so that it fails alone. The
+// retries are bounded by the batch's size.
 func (s *Store) commitRatings(batch []rateRequest) (firstPending bool) {
 	results := make([]rateResult, len(batch))
 	st, err := s.prepareRateStmts()

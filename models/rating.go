@@ -398,13 +398,9 @@ func InBeijing(t time.Time) time.Time { return t.In(chinaTime) }
 // addToTotals adds (or, with sign -1, removes) a rating to its counter's
 // and its department's running totals for its month.
 func addToTotals(tx *gorm.DB, r Rating, sign int) error {
-	m := RatingMonth{CounterID: r.CounterID, Month: MonthOf(r.CreatedAt), DepartmentID: r.DepartmentID, Total: sign}
-	if IsBad(r.Level) {
-		m.Bad = sign
-	} else {
-		m.Satisfied = sign
-	}
-	return addToMonths(tx, []RatingMonth{m})
+	t := tallyOf(r)
+	return addToMonths(tx, []RatingMonth{{CounterID: r.CounterID, Month: MonthOf(r.CreatedAt), DepartmentID: r.DepartmentID,
+		Total: sign * t.Total, Satisfied: sign * t.Satisfied, Bad: sign * t.Bad}})
 }
 
 // addToMonths adds counters' monthly totals (or changes to them) to the

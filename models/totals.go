@@ -53,17 +53,20 @@ var ratingCounts = [3]string{"COUNT(*)", "SUM(CASE WHEN level > 2 THEN 1 ELSE 0 
 // months, under the department a rating was given to), leaving out those
 // set aside by a 申诉复核, as the rating writer and addToTotals keep them.
 func monthsFromRatings(d dialect) rollup {
-	return rollup{into: "rating_months", keys: "month, counter_id, department_id", values: ratingValues,
-		from:      "ratings WHERE NOT excluded",
-		groupKeys: d.localMonthSQL("created_at") + ", counter_id, department_id", counts: ratingCounts}
+	return ratingRollup(d, "rating_months", "counter_id, department_id")
 }
 
 // departmentMonthsFromRatings counts the ratings into the departments'
 // months directly, for catchUpTotals, which adds some ratings to both.
 func departmentMonthsFromRatings(d dialect) rollup {
-	return rollup{into: "rating_department_months", keys: "month, department_id", values: ratingValues,
-		from: "ratings WHERE NOT excluded", groupKeys: d.localMonthSQL("created_at") + ", department_id",
-		counts: ratingCounts}
+	return ratingRollup(d, "rating_department_months", "department_id")
+}
+
+// ratingRollup counts the ratings not set aside into the Beijing months of
+// the table into, by the key columns by.
+func ratingRollup(d dialect, into, by string) rollup {
+	return rollup{into: into, keys: "month, " + by, values: ratingValues, from: "ratings WHERE NOT excluded",
+		groupKeys: d.localMonthSQL("created_at") + ", " + by, counts: ratingCounts}
 }
 
 // sums is the totals computed from the finer rows, grouped by the keys.
