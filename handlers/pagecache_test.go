@@ -477,3 +477,51 @@ func TestRatingsKeepTheCataloguePagesCached(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesAreSentBeforeTheBookkeeping holds each request after the portal
+// has answered it, as slow bookkeeping or a descheduled goroutine would: a
+// cached page must reach the browser whole meanwhile, not wait in
+// net/http's buffer for the request to end.
+func TestPagesAreSentBeforeTheBookkeeping(t *testing.T) {
+	app := newTestApp(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		app.e.ServeHTTP(w, r)
+		if r.Header.Get("X-Test-Hold") != "" {
+			<-release
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	for _, path := range []string{"/services", "/", "/services/11QHHZK0002-01", "/departments", "/counters", "/cases"} {
+		get := func(hold bool) (int, []byte) {
+			req, err := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Accept-Encoding", "identity")
+			if hold {
+				req.Header.Set("X-Test-Hold", "1")
+			}
+			// Without the early flush the body never arrives while the
+			// request is held; the timeout only ends the test. A held
+			// connection is busy: each request opens its own.
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			defer res.Body.Close()
+			body, err := io.ReadAll(res.Body)
+			if err != nil {
+				t.Fatalf("%s: the page did not arrive while the request was held: %v", path, err)
+			}
+			return res.StatusCode, body
+		}
+		get(false) // renders and caches it
+		status, body := get(true)
+		if status != http.StatusOK || !strings.HasSuffix(strings.TrimSpace(string(body)), "</html>") {
+			t.Fatalf("%s: %d, %d bytes", path, status, len(body))
+		}
+	}
+}
