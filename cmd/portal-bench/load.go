@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,21 +27,146 @@ type result struct {
 	p50, p95 time.Duration // latency percentiles
 	p99      time.Duration
 	cpu      time.Duration // server CPU per request
+	elapsed  time.Duration // how long the load ran (wrk's)
 }
 
 // wrkRun loads a URL with wrk at conns connections for d and reads its
-// figures. Only loopback URLs are loaded.
-func wrkRun(ctx context.Context, target string, conns int, d time.Duration) (result, error) {
+// figures, with its latency histogram. Only loopback URLs are loaded.
+func wrkRun(ctx context.Context, target string, conns int, d time.Duration, work string) (result, latencies, error) {
 	if !strings.HasPrefix(target, "http://127.0.0.1:") {
-		return result{}, fmt.Errorf("refusing to load %s: loopback only", target)
+		return result{}, nil, fmt.Errorf("refusing to load %s: loopback only", target)
+	}
+	script, hist := filepath.Join(work, "wrk-histogram.lua"), filepath.Join(work, "wrk-histogram.txt")
+	if err := os.WriteFile(script, []byte(wrkHistogram), 0o644); err != nil {
+		return result{}, nil, err
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	out, err := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s",
-		"--timeout", "5s", "--latency", target).CombinedOutput()
+	cmd := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s",
+		"--timeout", "5s", "--latency", "-s", script, target)
+	cmd.Env = append(os.Environ(), "WRK_HISTOGRAM="+hist)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return result{}, fmt.Errorf("wrk %s: %v\n%s", target, err, out)
+		return result{}, nil, fmt.Errorf("wrk %s: %v\n%s", target, err, out)
 	}
-	return parseWrk(string(out))
+	r, err := parseWrk(string(out))
+	if err != nil {
+		return r, nil, err
+	}
+	b, err := os.ReadFile(hist)
+	if err != nil {
+		return r, nil, fmt.Errorf("wrk wrote no histogram: %w", err)
+	}
+	l, err := parseHistogram(string(b))
+	return r, l, err
+}
+
+// wrkHistogram has wrk write its latency histogram to the file named by
+// WRK_HISTOGRAM: a line per latency, in microseconds, and its count. The
+// counts are those wrk's percentiles come from, after its correction for
+// coordinated omission (the requests a stalled connection did not send).
+const wrkHistogram = `done = function(summary, latency, requests)
+  local f = assert(io.open(os.getenv("WRK_HISTOGRAM"), "w"))
+  for i = 1, #latency do
+    local us, count = latency(i)
+    f:write(string.format("%d %d\n", us, count))
+  end
+  f:close()
+end
+`
+
+// latencies is a latency histogram: requests by microseconds.
+type latencies map[int64]int64
+
+func parseHistogram(s string) (latencies, error) {
+	l := latencies{}
+	for line := range strings.Lines(s) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var us, n int64
+		var err error
+		if len(f) == 2 {
+			if us, err = strconv.ParseInt(f[0], 10, 64); err == nil {
+				n, err = strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+		if len(f) != 2 || err != nil {
+			return nil, fmt.Errorf("wrk's histogram: bad line %q", line)
+		}
+		l[us] += n
+	}
+	if len(l) == 0 {
+		return nil, fmt.Errorf("wrk's histogram is empty")
+	}
+	return l, nil
+}
+
+// add adds another histogram's counts.
+func (l latencies) add(m latencies) {
+	for us, n := range m {
+		l[us] += n
+	}
+}
+
+// percentile is the latency under which a fraction q of the requests fell.
+func (l latencies) percentile(q float64) time.Duration {
+	var total int64
+	for _, n := range l {
+		total += n
+	}
+	keys := slices.Sorted(maps.Keys(l))
+	var seen int64
+	for _, us := range keys {
+		seen += l[us]
+		if float64(seen) >= q*float64(total) {
+			return time.Duration(us) * time.Microsecond
+		}
+	}
+	return 0
+}
+
+// pooled gathers the rounds of one server's load of one page.
+type pooled struct {
+	requests, failures int
+	elapsed, cpu       time.Duration
+	hist               latencies
+	roundP99           []time.Duration
+}
+
+// add counts a round: wrk's figures, its histogram and the server's CPU.
+func (p *pooled) add(r result, l latencies, cpu time.Duration) {
+	p.requests += r.requests
+	p.failures += r.failures
+	p.elapsed += r.elapsed
+	p.cpu += cpu
+	if p.hist == nil {
+		p.hist = latencies{}
+	}
+	p.hist.add(l)
+	p.roundP99 = append(p.roundP99, l.percentile(0.99))
+}
+
+// result is the rounds' figures as one load's: the percentiles of all
+// their requests together.
+func (p *pooled) result() result {
+	r := result{requests: p.requests, failures: p.failures, p50: p.hist.percentile(0.5), p99: p.hist.percentile(0.99)}
+	if p.elapsed > 0 {
+		r.rps = float64(p.requests) / p.elapsed.Seconds()
+	}
+	if p.requests > 0 {
+		r.cpu = p.cpu / time.Duration(p.requests)
+	}
+	return r
+}
+
+// p99Range is the lowest and highest p99 of the rounds, in parentheses
+// after a space; "" for a single round.
+func (p *pooled) p99Range() string {
+	if len(p.roundP99) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s–%s)", ms(slices.Min(p.roundP99)), ms(slices.Max(p.roundP99)))
 }
 
 var (
@@ -58,6 +186,11 @@ func parseWrk(out string) (result, error) {
 	}
 	r.rps, _ = strconv.ParseFloat(m[1], 64)
 	r.requests, _ = strconv.Atoi(t[1])
+	secs, _ := strconv.ParseFloat(t[2], 64)
+	if t[3] == "ms" {
+		secs /= 1000
+	}
+	r.elapsed = time.Duration(secs * float64(time.Second))
 	if n := wrkNon2xx.FindStringSubmatch(out); n != nil {
 		r.failures, _ = strconv.Atoi(n[1])
 	}

@@ -34,7 +34,7 @@ func TestParseWrk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.rps != 31509 || r.requests != 63000 || r.failures != 18 ||
+	if r.rps != 31509 || r.requests != 63000 || r.failures != 18 || r.elapsed != 2*time.Second ||
 		r.p50 != 740*time.Microsecond || r.p99 != 12500*time.Microsecond {
 		t.Fatalf("%+v", r)
 	}
@@ -123,5 +123,53 @@ func TestInsertBaselineServesTheCapturedForm(t *testing.T) {
 	res.Body.Close()
 	if string(n) != "1" {
 		t.Fatalf("stored %s ratings, want 1", n)
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	for list, want := range map[string]string{"0": "0", "0-1": "0,1", "0-3,6": "0,1,2,3,6", "2,4-5": "2,4,5"} {
+		got, err := parseCPUList(list)
+		if err != nil || cpuList(got) != want {
+			t.Errorf("parseCPUList(%q) = %v, %v; want %s", list, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "a", "3-1", "0-"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q) took it", bad)
+		}
+	}
+}
+
+// TestPooledRounds pools two rounds' histograms: the percentiles are those
+// of all the requests, not an average of the rounds'.
+func TestPooledRounds(t *testing.T) {
+	var p pooled
+	// A quiet round: 98 requests at 1 ms, 2 at 3 ms; and a noisy one: 90 at
+	// 1 ms, 10 at 20 ms.
+	quiet, err := parseHistogram("1000 98\n3000 2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy, err := parseHistogram("1000 90\n20000 10\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.add(result{requests: 100, elapsed: time.Second}, quiet, 2*time.Millisecond)
+	p.add(result{requests: 100, elapsed: time.Second}, noisy, 4*time.Millisecond)
+	r := p.result()
+	if r.rps != 100 || r.cpu != 30*time.Microsecond || r.p50 != time.Millisecond || r.p99 != 20*time.Millisecond {
+		t.Errorf("pooled: %+v", r)
+	}
+	if got := p.p99Range(); got != " (3.00 ms–20.00 ms)" {
+		t.Errorf("rounds' p99: %s", got)
+	}
+	// 190 of the 200 took 3 ms or less.
+	if got := p.hist.percentile(0.95); got != 3*time.Millisecond {
+		t.Errorf("p95 %v", got)
+	}
+	for _, bad := range []string{"", "1000", "a 1", "1000 2 3"} {
+		if _, err := parseHistogram(bad); err == nil {
+			t.Errorf("parseHistogram(%q) took it", bad)
+		}
 	}
 }

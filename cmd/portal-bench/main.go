@@ -74,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	forms := fs.String("forms", "", "folder of the portal's rating forms (serve-insert)")
 	phase := fs.Duration("phase", 0, "length of each measured phase (default: 10s full, 1.5s smoke)")
 	out := fs.String("out", "", "results file (default DIR/results-SIZE.md)")
+	pin := fs.Bool("pin", false, "run the servers and the load on separate CPUs (cpus.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,8 +93,15 @@ func run(ctx context.Context, args []string) error {
 		if *out == "" {
 			*out = filepath.Join(*dir, "results-"+*size+".md")
 		}
+		var serverCPUs string
+		if *pin {
+			var err error
+			if serverCPUs, err = pinLoad(os.Args[1:]); err != nil {
+				return err
+			}
+		}
 		return runBench(ctx, benchConfig{dir: *dir, size: *size, big: sz.big, small: sz.small, phase: *phase, out: *out,
-			smoke: *size == "smoke"})
+			smoke: *size == "smoke", serverCPUs: serverCPUs})
 	case "serve-static":
 		return serveStatic(ctx, *addr, *static)
 	case "serve-insert":

@@ -224,8 +224,8 @@ type child struct {
 }
 
 // start runs a server and waits until GET readyPath answers 200.
-func start(name, addr, readyPath string, logFile string, bin string, args ...string) (*child, error) {
-	cmd := exec.Command(bin, args...)
+func start(name, addr, readyPath, logFile, cpus, bin string, args ...string) (*child, error) {
+	cmd := pinnedCommand(cpus, bin, args...)
 	if logFile != "" {
 		f, err := os.Create(logFile)
 		if err != nil {
