@@ -167,7 +167,10 @@ func TestPooledRounds(t *testing.T) {
 	if got := p.hist.percentile(0.95); got != 3*time.Millisecond {
 		t.Errorf("p95 %v", got)
 	}
-	for _, bad := range []string{"", "1000", "a 1", "1000 2 3"} {
+	if l, err := parseHistogram(""); err != nil || l.percentile(0.99) != 0 {
+		t.Errorf("a load with no answers: %v, %v", l, err)
+	}
+	for _, bad := range []string{"1000", "a 1", "1000 2 3"} {
 		if _, err := parseHistogram(bad); err == nil {
 			t.Errorf("parseHistogram(%q) took it", bad)
 		}
