@@ -32,16 +32,20 @@ type result struct {
 	elapsed  time.Duration // how long the load ran (wrk's)
 }
 
+// writeWrkScript writes wrkHistogram into the folder work, for wrkRun.
+func writeWrkScript(work string) (string, error) {
+	script := filepath.Join(work, "wrk-histogram.lua")
+	return script, os.WriteFile(script, []byte(wrkHistogram), 0o644)
+}
+
 // wrkRun loads a URL with wrk at conns connections for d and reads its
-// figures, with its latency histogram. Only loopback URLs are loaded.
-func wrkRun(ctx context.Context, target string, conns int, d time.Duration, work string) (result, latencies, error) {
+// figures, with its latency histogram, which the script (writeWrkScript)
+// writes beside itself. Only loopback URLs are loaded.
+func wrkRun(ctx context.Context, target string, conns int, d time.Duration, script string) (result, latencies, error) {
 	if !strings.HasPrefix(target, "http://127.0.0.1:") {
 		return result{}, nil, fmt.Errorf("refusing to load %s: loopback only", target)
 	}
-	script, hist := filepath.Join(work, "wrk-histogram.lua"), filepath.Join(work, "wrk-histogram.txt")
-	if err := os.WriteFile(script, []byte(wrkHistogram), 0o644); err != nil {
-		return result{}, nil, err
-	}
+	hist := filepath.Join(filepath.Dir(script), "wrk-histogram.txt")
 	// Never the last round's histogram in place of this one's.
 	if err := os.Remove(hist); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return result{}, nil, err

@@ -30,6 +30,14 @@ type benchConfig struct {
 	serverCPUs string
 }
 
+// pinnedCPUs is the number of the servers' CPUs, 0 when unpinned.
+func (cfg benchConfig) pinnedCPUs() int {
+	if cfg.serverCPUs == "" {
+		return 0
+	}
+	return strings.Count(cfg.serverCPUs, ",") + 1
+}
+
 // conns is the number of connections of the throughput phases (issue 8).
 const conns = 32
 
@@ -165,6 +173,10 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 	// together.
 	pageRounds := max(1, int(cfg.phase/pageRound))
 	loads := make([][3]pooled, len(pages)) // nginx, Go, portal
+	script, err := writeWrkScript(work)
+	if err != nil {
+		return err
+	}
 	for round := range pageRounds {
 		fmt.Printf("pages, round %d of %d …\n", round+1, pageRounds)
 		for i, p := range pages {
@@ -172,7 +184,7 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 				"http://" + goStatic.addr + "/" + p.name + ".html", base + p.path}
 			for j, c := range [3]*child{nginx, goStatic, portal} {
 				cpu0 := c.cpu()
-				r, l, err := wrkRun(ctx, targets[j], conns, cfg.phase/time.Duration(pageRounds), work)
+				r, l, err := wrkRun(ctx, targets[j], conns, cfg.phase/time.Duration(pageRounds), script)
 				if err != nil {
 					return err
 				}
@@ -386,8 +398,8 @@ func startNginx(cfg benchConfig, work, staticDir string) (*child, error) {
 	}
 	// As many workers as the servers have CPUs.
 	workers := runtime.NumCPU()
-	if cfg.serverCPUs != "" {
-		workers = strings.Count(cfg.serverCPUs, ",") + 1
+	if n := cfg.pinnedCPUs(); n > 0 {
+		workers = n
 	}
 	conf := fmt.Sprintf(`worker_processes %d;
 pid %[2]s/nginx.pid;
@@ -502,10 +514,9 @@ func ratioOf(a, b time.Duration) string {
 func renderTable(cfg benchConfig, rows []row) string {
 	var b strings.Builder
 	host, _ := os.Hostname()
-	placement, cores := "servers and load on the same CPUs", runtime.NumCPU()
+	// When pinned, this process runs on the load's CPUs only.
+	placement, cores := "servers and load on the same CPUs", runtime.NumCPU()+cfg.pinnedCPUs()
 	if cfg.serverCPUs != "" {
-		// This process runs on the load's CPUs only.
-		cores += strings.Count(cfg.serverCPUs, ",") + 1
 		placement = "servers on CPU " + cfg.serverCPUs + ", load on the others"
 	}
 	fmt.Fprintf(&b, "Bench %s, %s UTC, %d cores (%s; %s), loopback, %d connections, %s phases; data: %d items, %d counters, %d ratings.\n\n",
