@@ -38,10 +38,11 @@ func writeWrkScript(work string) (string, error) {
 	return script, os.WriteFile(script, []byte(wrkHistogram), 0o644)
 }
 
-// wrkRun loads a URL with wrk at conns connections for d and reads its
-// figures, with its latency histogram, which the script (writeWrkScript)
-// writes beside itself. Only loopback URLs are loaded.
-func wrkRun(ctx context.Context, target string, conns int, d time.Duration, script string) (result, latencies, error) {
+// wrkRun loads a URL with wrk at conns connections for d, with the
+// Accept-Encoding header unless it is empty, and reads its figures, with
+// its latency histogram, which the script (writeWrkScript) writes beside
+// itself. Only loopback URLs are loaded.
+func wrkRun(ctx context.Context, target, acceptEncoding string, conns int, d time.Duration, script string) (result, latencies, error) {
 	if !strings.HasPrefix(target, "http://127.0.0.1:") {
 		return result{}, nil, fmt.Errorf("refusing to load %s: loopback only", target)
 	}
@@ -51,8 +52,11 @@ func wrkRun(ctx context.Context, target string, conns int, d time.Duration, scri
 		return result{}, nil, err
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	cmd := exec.CommandContext(ctx, "wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s",
-		"--timeout", "5s", "--latency", "-s", script, target)
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(secs) + "s", "--timeout", "5s", "--latency", "-s", script}
+	if acceptEncoding != "" {
+		args = append(args, "-H", "Accept-Encoding: "+acceptEncoding)
+	}
+	cmd := exec.CommandContext(ctx, "wrk", append(args, target)...)
 	cmd.Env = append(os.Environ(), "WRK_HISTOGRAM="+hist)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -176,3 +176,32 @@ func TestPooledRounds(t *testing.T) {
 		}
 	}
 }
+
+// The Go baseline answers the very bytes the portal sent in either
+// encoding: the plain page to a client that asks for no compression, its
+// gzip copy to a browser, and fetch reads each as sent.
+func TestStaticBaselineServesBothEncodings(t *testing.T) {
+	plain, gz := []byte("<!doctype html><title>首页</title>"), []byte("\x1f\x8bgzip copy")
+	srv := httptest.NewServer(staticHandler(map[string][]byte{"home.html": plain, "home.html.gz": gz}))
+	defer srv.Close()
+	got, err := fetch(srv.URL+"/home.html", "")
+	if err != nil || string(got) != string(plain) {
+		t.Fatalf("plain: %q, %v", got, err)
+	}
+	got, err = fetch(srv.URL+"/home.html", "gzip, deflate, br, zstd")
+	if err != nil || string(got) != string(gz) {
+		t.Fatalf("gzip: %q, %v", got, err)
+	}
+	for _, path := range []string{"/home.html.gz", "/other.html"} {
+		if _, err := fetch(srv.URL+path, ""); err == nil {
+			t.Errorf("%s was served", path)
+		}
+	}
+	// A server that ignores Accept-Encoding fails the gzip fetch, so a
+	// baseline without the gzip copy cannot pass for one with it.
+	plainOnly := httptest.NewServer(staticHandler(map[string][]byte{"home.html": plain}))
+	defer plainOnly.Close()
+	if _, err := fetch(plainOnly.URL+"/home.html", "gzip"); err == nil {
+		t.Error("a page without Content-Encoding was taken for its gzip copy")
+	}
+}

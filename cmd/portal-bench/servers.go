@@ -33,17 +33,28 @@ func serveStatic(ctx context.Context, addr, dir string) error {
 	if err != nil {
 		return err
 	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := pages[strings.TrimPrefix(r.URL.Path, "/")]
-		if !ok {
+	return listenAndServe(ctx, addr, staticHandler(pages))
+}
+
+// staticHandler serves the pages by name, and a page's gzip copy (its name
+// and ".gz", as nginx's gzip_static finds it) to a client that accepts
+// gzip.
+func staticHandler(pages map[string][]byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/")
+		b, ok := pages[name]
+		if !ok || strings.HasSuffix(name, ".gz") {
 			http.NotFound(w, r)
 			return
+		}
+		if gz, ok := pages[name+".gz"]; ok && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			b = gz
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
 	})
-	return listenAndServe(ctx, addr, h)
 }
 
 // serveInsert is the rating baseline: a minimal server of the same rating
@@ -128,7 +139,7 @@ func captureForms(base string, codes []string, dir string) error {
 		return err
 	}
 	for _, code := range codes {
-		body, err := fetch(base + "/r/" + code)
+		body, err := fetch(base+"/r/"+code, "")
 		if err != nil {
 			return err
 		}
