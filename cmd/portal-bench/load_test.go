@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -203,5 +205,24 @@ func TestStaticBaselineServesBothEncodings(t *testing.T) {
 	defer plainOnly.Close()
 	if _, err := fetch(plainOnly.URL+"/home.html", "gzip"); err == nil {
 		t.Error("a page without Content-Encoding was taken for its gzip copy")
+	}
+}
+
+// A page's gzip copy must be the page, or the two loads of a page would
+// measure two pages.
+func TestSameAfterGunzip(t *testing.T) {
+	plain := []byte("<!doctype html><title>办事指南</title>")
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(plain)
+	zw.Close()
+	if err := sameAfterGunzip(buf.Bytes(), plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameAfterGunzip(buf.Bytes(), append(plain, '!')); err == nil {
+		t.Error("a different page passed")
+	}
+	if err := sameAfterGunzip(plain, plain); err == nil {
+		t.Error("bytes that are not gzip passed")
 	}
 }

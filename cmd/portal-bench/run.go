@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -168,6 +169,10 @@ func runBench(ctx context.Context, cfg benchConfig) (err error) {
 				return err
 			}
 			captured[name] = body
+		}
+		// Both loads of a page must measure the same page.
+		if err := sameAfterGunzip(captured[p.name+".html.gz"], captured[p.name+".html"]); err != nil {
+			return fmt.Errorf("page %s: the gzip copy is not the page: %w", p.name, err)
 		}
 	}
 	nginx, err := startNginx(cfg, work, staticDir)
@@ -515,10 +520,9 @@ func storedRatings(c *child, portalDB string) (int, error) {
 	return store.CountRows(context.Background(), "ratings")
 }
 
-// fetch returns the body of a GET that must answer 200.
-// fetch GETs a URL and returns the body as sent, with Accept-Encoding set
-// when acceptEncoding is not empty. A body asked for in gzip must come in
-// gzip.
+// fetch GETs a URL that must answer 200 and returns the body as sent, with
+// Accept-Encoding set when acceptEncoding is not empty. A body asked for in
+// gzip must come in gzip, and one asked for plain must come plain.
 func fetch(url, acceptEncoding string) ([]byte, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -544,8 +548,26 @@ func fetch(url, acceptEncoding string) ([]byte, error) {
 	}
 	if got := res.Header.Get("Content-Encoding"); acceptEncoding != "" && got != "gzip" {
 		return nil, fmt.Errorf("GET %s with Accept-Encoding %q: Content-Encoding %q, not gzip", url, acceptEncoding, got)
+	} else if acceptEncoding == "" && got != "" {
+		return nil, fmt.Errorf("GET %s without Accept-Encoding: Content-Encoding %q", url, got)
 	}
 	return body, nil
+}
+
+// sameAfterGunzip checks that gz decompresses to plain.
+func sameAfterGunzip(gz, plain []byte) error {
+	r, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return err
+	}
+	got, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, plain) {
+		return fmt.Errorf("%d bytes decompressed, against %d", len(got), len(plain))
+	}
+	return nil
 }
 
 func copyFile(from, to string) error {

@@ -38,7 +38,9 @@ func serveStatic(ctx context.Context, addr, dir string) error {
 
 // staticHandler serves the pages by name, and a page's gzip copy (its name
 // and ".gz", as nginx's gzip_static finds it) to a client that accepts
-// gzip.
+// gzip. Only the bench's own two clients ask it, one with gzip in its
+// Accept-Encoding and one with none, so it need not read q-values as the
+// portal does.
 func staticHandler(pages map[string][]byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
