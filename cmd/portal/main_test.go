@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,23 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	_, err = parseFlags("serve", []string{"-page-cache-mb", "64", "-memory-limit-mb", "80"}, noEnv, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "at least 104") {
 		t.Errorf("a limit under the page cache and its margin: %v, want it refused", err)
+	}
+	// Twice the CPUs by default; Go's own GOMAXPROCS, when set, wins.
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want int
+	}{
+		{nil, nil, 2 * runtime.GOMAXPROCS(0)},
+		{map[string]string{"GOMAXPROCS": "3"}, nil, 0},
+		{map[string]string{"PORTAL_MAX_PROCS": "5"}, nil, 5},
+		{map[string]string{"GOMAXPROCS": "3"}, []string{"-max-procs", "6"}, 6},
+		{nil, []string{"-max-procs", "0"}, 0},
+	} {
+		cfg, err := parseFlags("serve", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+		if err != nil || cfg.maxProcs != tt.want {
+			t.Errorf("max procs with %v %v: %d (%v), want %d", tt.env, tt.args, cfg.maxProcs, err, tt.want)
+		}
 	}
 }
 
