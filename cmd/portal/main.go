@@ -149,8 +149,8 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_MEMORY_LIMIT_MB: %w", err)
 		}
 		fs.IntVar(&cfg.memoryLimitMB, "memory-limit-mb", limitMB, "soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100 (PORTAL_MEMORY_LIMIT_MB)")
-		// Go's own GOMAXPROCS, when set, is left alone; -1 is twice the
-		// CPUs the process may use (maxProcsFor).
+		// Go's own GOMAXPROCS, when set, is left alone; -1 is the default,
+		// resolved at the end of parseFlags.
 		procs := "-1"
 		if getenv("GOMAXPROCS") != "" {
 			procs = "0"
@@ -159,7 +159,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		if err != nil {
 			return nil, fmt.Errorf("PORTAL_MAX_PROCS: %w", err)
 		}
-		fs.IntVar(&cfg.maxProcs, "max-procs", maxProcs, "goroutines the Go runtime runs at once (GOMAXPROCS); 0 leaves it to Go; default twice the CPUs the process may use (PORTAL_MAX_PROCS)")
+		fs.IntVar(&cfg.maxProcs, "max-procs", maxProcs, "threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set (PORTAL_MAX_PROCS)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -220,7 +220,15 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		return nil, fmt.Errorf("-memory-limit-mb %d is too low for a %d MB page cache: give at least %d, or 0 to leave it to Go",
 			cfg.memoryLimitMB, cfg.pageCacheMB, floor)
 	}
-	if cfg.maxProcs < 0 {
+	switch {
+	case cfg.maxProcs < -1:
+		return nil, fmt.Errorf("-max-procs %d: give 0 or more", cfg.maxProcs)
+	case cfg.maxProcs == -1 && runtime.GOMAXPROCS(0) < runtime.NumCPU():
+		// Go has set it to a container's CPU limit: more threads than
+		// the quota would spend it early in each period and be throttled
+		// for the rest, and setting it would stop Go following the limit.
+		cfg.maxProcs = 0
+	case cfg.maxProcs == -1:
 		cfg.maxProcs = 2 * runtime.GOMAXPROCS(0)
 	}
 	return &cfg, nil
@@ -359,7 +367,8 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	// connections on two CPUs shared with it, in alternating runs: guide
 	// p99 7.9–10.8 ms against 11.7–13.7 ms with two Ps, board 10.6–11.7
 	// against 12.0–13.9 ms, with 1–38 % more requests/s (README,
-	// Benchmark).
+	// Benchmark). Setting it stops Go updating it from the CPUs it may
+	// use, which parseFlags's default takes into account.
 	if cfg.maxProcs > 0 {
 		runtime.GOMAXPROCS(cfg.maxProcs)
 	}
@@ -384,7 +393,7 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 		return err
 	}
 	url := "http://" + displayAddr(ln.Addr())
-	logger.Info("serving", slog.String("url", url))
+	logger.Info("serving", slog.String("url", url), slog.Int("gomaxprocs", runtime.GOMAXPROCS(0)))
 	fmt.Fprintf(stdout, "政务服务门户已启动：%s （按 Ctrl+C 停止）\n", url)
 	if cfg.demo {
 		fmt.Fprintf(stdout, "管理后台：%s/admin/login 演示账号（仅演示数据中存在）：系统管理员 admin，部门管理员如 rsj.admin、hzk.admin；密码均为 %s\n",

@@ -149,30 +149,46 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 		{map[string]string{"GOMEMLIMIT": "300MiB"}, []string{"-memory-limit-mb", "80"}, 80},
 	} {
 		cfg, err := parseFlags("serve", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-		if err != nil || cfg.memoryLimitMB != tt.want {
-			t.Errorf("memory limit with %v %v: %d (%v), want %d", tt.env, tt.args, cfg.memoryLimitMB, err, tt.want)
+		if err != nil {
+			t.Errorf("memory limit with %v %v: %v", tt.env, tt.args, err)
+		} else if cfg.memoryLimitMB != tt.want {
+			t.Errorf("memory limit with %v %v: %d, want %d", tt.env, tt.args, cfg.memoryLimitMB, tt.want)
 		}
 	}
 	_, err = parseFlags("serve", []string{"-page-cache-mb", "64", "-memory-limit-mb", "80"}, noEnv, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "at least 104") {
 		t.Errorf("a limit under the page cache and its margin: %v, want it refused", err)
 	}
-	// Twice the CPUs by default; Go's own GOMAXPROCS, when set, wins.
+	// Twice the CPUs by default, unless Go follows a CPU limit; Go's own
+	// GOMAXPROCS, when set, wins over the default.
+	twice := 2 * runtime.GOMAXPROCS(0)
+	if runtime.GOMAXPROCS(0) < runtime.NumCPU() {
+		twice = 0
+	}
 	for _, tt := range []struct {
 		env  map[string]string
 		args []string
 		want int
 	}{
-		{nil, nil, 2 * runtime.GOMAXPROCS(0)},
+		{nil, nil, twice},
 		{map[string]string{"GOMAXPROCS": "3"}, nil, 0},
 		{map[string]string{"PORTAL_MAX_PROCS": "5"}, nil, 5},
+		{map[string]string{"GOMAXPROCS": "3", "PORTAL_MAX_PROCS": "5"}, nil, 5},
 		{map[string]string{"GOMAXPROCS": "3"}, []string{"-max-procs", "6"}, 6},
 		{nil, []string{"-max-procs", "0"}, 0},
 	} {
 		cfg, err := parseFlags("serve", tt.args, func(k string) string { return tt.env[k] }, io.Discard)
-		if err != nil || cfg.maxProcs != tt.want {
-			t.Errorf("max procs with %v %v: %d (%v), want %d", tt.env, tt.args, cfg.maxProcs, err, tt.want)
+		if err != nil {
+			t.Errorf("max procs with %v %v: %v", tt.env, tt.args, err)
+		} else if cfg.maxProcs != tt.want {
+			t.Errorf("max procs with %v %v: %d, want %d", tt.env, tt.args, cfg.maxProcs, tt.want)
 		}
+	}
+	if _, err := parseFlags("serve", []string{"-max-procs", "-2"}, noEnv, io.Discard); err == nil {
+		t.Error("-max-procs -2 was taken")
+	}
+	if _, err := parseFlags("serve", nil, func(k string) string { return map[string]string{"PORTAL_MAX_PROCS": "many"}[k] }, io.Discard); err == nil {
+		t.Error("PORTAL_MAX_PROCS=many was taken")
 	}
 }
 
@@ -182,6 +198,9 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 func TestServeStartsAndShutsDownGracefully(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// serve sets GOMAXPROCS for the whole process: the test's own.
+	procs := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs) })
 	db := filepath.Join(t.TempDir(), "portal.db")
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
