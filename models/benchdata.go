@@ -13,7 +13,7 @@ import (
 // BenchDataVersion names the generator: a data set cached on disk is reused
 // only if it was made by the same version at the same size. Bump it with any
 // change to what GenerateBenchData writes.
-const BenchDataVersion = 11
+const BenchDataVersion = 12
 
 // ErrBenchSQLiteOnly is returned by GenerateBenchData on PostgreSQL and
 // MySQL: the benchmark's data set is a SQLite file.

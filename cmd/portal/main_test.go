@@ -48,7 +48,7 @@ func TestCommands(t *testing.T) {
 		}
 		return out.String()
 	}
-	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 21 migrations") {
+	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 22 migrations") {
 		t.Fatalf("first migrate: %q", out)
 	}
 	if out := runOK("migrate", dbFlag, db); !strings.Contains(out, "applied 0 migrations") {
@@ -61,7 +61,7 @@ func TestCommands(t *testing.T) {
 		!strings.Contains(out, "added 0 ratings") {
 		t.Fatalf("second seed must add nothing: %q", out)
 	}
-	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 21") {
+	if out := runOK("version", dbFlag, db); !strings.Contains(out, "schema version 22") {
 		t.Fatalf("version: %q", out)
 	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
@@ -75,7 +75,7 @@ func TestCommands(t *testing.T) {
 		if out := runOK("backup", "-db", db, "-out", backup); !strings.Contains(out, "integrity check ok") {
 			t.Fatalf("backup: %q", out)
 		}
-		if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 21") {
+		if out := runOK("version", "-db", backup); !strings.Contains(out, "schema version 22") {
 			t.Fatalf("the backup must open as the database: %q", out)
 		}
 		if err := run(ctx, []string{"backup", "-db", db, "-out", backup}, noEnv, strings.NewReader(""), io.Discard, io.Discard); err == nil ||

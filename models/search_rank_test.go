@@ -1,0 +1,170 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// inFull is the selection of a query as every search was made before the
+// word marks and rank rows (migration 22): each word matched by its ways of
+// saying it, one phrase each, and the name matches ranked by nameOrder in
+// full.
+func inFull(t *testing.T, query string) selection {
+	t.Helper()
+	terms, err := parseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := make([]string, len(terms))
+	for i, term := range terms {
+		exprs[i] = "(" + strings.Join(term.exprAlts, " OR ") + ")"
+	}
+	return selection{match: strings.Join(exprs, " AND "), terms: terms}
+}
+
+// TestRankedByKeyAsInFull: a search for one word ranks its name matches
+// by their keys in the index of names (its rank rows when it has
+// synonyms), and counts them by its word mark: every page, with and
+// without filters, lists what nameOrder in full lists, and the counts are
+// those of the word's phrases. Withdrawn items among the best ranked make
+// the reading of a page's first matches come up short, so that the whole
+// list is read.
+func TestRankedByKeyAsInFull(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	skipUnlessSQLite(t, s, "word marks and rank rows are in the SQLite index")
+	generateCatalogue(t, s, 1500)
+	db := s.db.WithContext(ctx)
+	themes, err := s.FindThemes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Withdraw the four best ranked names of two words.
+	for _, q := range []string{"社保", "公积金"} {
+		var ids []uint
+		full := inFull(t, q)
+		if err := full.nameMatches(db).Order(full.nameOrder()).Limit(4).Pluck("si.id", &ids).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 4 {
+			t.Fatalf("%s: %d name matches, want at least 4", q, len(ids))
+		}
+		for _, id := range ids {
+			if _, err := s.SetGuidePublished(ctx, 0, id, false, Actor{Name: "中心管理员"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	for _, q := range []string{"社保", "医保", "开公司", "退休", "公积金", "身份证", "营业执照", "养老"} {
+		// The theme with the most matches.
+		all := newTally(selection{})
+		if err := countFacets(db, inFull(t, q).match, false, all); err != nil {
+			t.Fatal(err)
+		}
+		var theme Theme
+		for _, th := range themes {
+			if all.byTheme[th.ID] > all.byTheme[theme.ID] {
+				theme = th
+			}
+		}
+		filters := []struct {
+			name string
+			set  func(*selection)
+		}{
+			{"no filter", func(*selection) {}},
+			{"个人", func(sel *selection) { sel.audience = AudiencePerson }},
+			{"theme " + theme.Slug, func(sel *selection) { sel.themeID = theme.ID }},
+		}
+		for _, f := range filters {
+			full := inFull(t, q)
+			f.set(&full)
+			terms, _ := parseQuery(q)
+			sel := selection{match: joinExprs(terms, " AND "), terms: terms, audience: full.audience, themeID: full.themeID}
+			match, ok := sel.rankedByKey()
+			if !ok {
+				t.Fatalf("%s: not ranked by key", q)
+			}
+			if _, synonyms := searchSynonyms[q]; synonyms != (match == `"`+rankMark(q)+`"`) {
+				t.Fatalf("%s: ranked by the matches of %s", q, match)
+			}
+
+			want, got := newTally(full), newTally(sel)
+			if err := countFacets(db, full.match, false, want); err != nil {
+				t.Fatal(err)
+			}
+			if err := countFacets(db, sel.match, false, got); err != nil {
+				t.Fatal(err)
+			}
+			got.sel = want.sel
+			if (want.total == 0 && f.name == "no filter") || !reflect.DeepEqual(want, got) {
+				t.Fatalf("%s, %s: counted %d %v %v by the word mark, %d %v %v by its phrases", q, f.name,
+					got.total, got.byTheme, got.byDept, want.total, want.byTheme, want.byDept)
+			}
+
+			for _, perPage := range []int{2, 15} {
+				for from := 0; from < 60; from += perPage {
+					var wantIDs []uint
+					if err := full.nameMatches(db).Order(full.nameOrder()).Limit(perPage).Offset(from).Pluck("si.id", &wantIDs).Error; err != nil {
+						t.Fatal(err)
+					}
+					gotIDs, err := sel.nameMatchesByKey(db, match, from, perPage)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(gotIDs, wantIDs) {
+						t.Fatalf("%s, %s, %d from %d: ranked by key %v, in full %v", q, f.name, perPage, from, gotIDs, wantIDs)
+					}
+					if len(wantIDs) < perPage {
+						break
+					}
+				}
+			}
+		}
+	}
+
+	// Several words with synonyms, or a widened search, are ranked in full.
+	for _, q := range []string{"社保 医保", "社保 公积金"} {
+		terms, _ := parseQuery(q)
+		sel := selection{match: joinExprs(terms, " AND "), terms: terms}
+		if _, ok := sel.rankedByKey(); ok {
+			t.Errorf("%s: ranked by key %v", q, ok)
+		}
+		sel.anyTerm = true
+		if _, ok := sel.rankedByKey(); ok {
+			t.Errorf("%s, widened: ranked by key", q)
+		}
+	}
+}
+
+// indexedSynonyms is the fingerprint of the synonyms that the SQLite index's
+// word marks and rank rows were last written with, by migration 22.
+const indexedSynonyms = "1e00f3e2bc6d"
+
+// TestWordMarksIndexedFor: the word marks and rank rows in an existing
+// database were written from the synonyms as they were then. A change to
+// searchSynonyms must come with a migration that writes the index anew
+// (markWords), or searches of the changed words would miss items.
+func TestWordMarksIndexedFor(t *testing.T) {
+	h := sha256.New()
+	for _, sw := range synonymWords {
+		fmt.Fprintf(h, "%s=%s;", sw.word, strings.Join(searchSynonyms[sw.word], ","))
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil))[:12]; got != indexedSynonyms {
+		t.Fatalf("searchSynonyms changed (fingerprint %s, the index was written for %s): add a migration that calls markWords, and set indexedSynonyms to the new fingerprint",
+			got, indexedSynonyms)
+	}
+	if len(synonymWords) > maxSynonymWord+1 {
+		t.Fatalf("%d words with synonyms: a rank key has room for %d", len(synonymWords), maxSynonymWord+1)
+	}
+	for _, sw := range synonymWords {
+		if len(sw.alts) > maxWordAlts {
+			t.Errorf("%s: %d ways of saying it, a rank key weighs %d", sw.word, len(sw.alts), maxWordAlts)
+		}
+	}
+}
