@@ -123,8 +123,10 @@ var searchSynonyms = map[string][]string{
 type searchTerm struct {
 	word string
 	// expr finds the word, or any of its synonyms: in the whole index,
-	// anywhere in the item; in the index of names, in its name.
-	expr string
+	// anywhere in the item; in the index of names, in its name. phrases
+	// finds the same items by the ways of saying the word one by one,
+	// where expr has a word mark instead (bm25 scores the phrases).
+	expr, phrases string
 	// exprAlts are expr's alternatives one by one: the word itself, then
 	// its synonyms in the order listed, then a loose match.
 	exprAlts  []string
@@ -172,16 +174,18 @@ func parseQuery(raw string) ([]searchTerm, error) {
 		if len(exprs) == 0 {
 			continue
 		}
-		expr := "(" + strings.Join(exprs, " OR ") + ")"
+		phrases := "(" + strings.Join(exprs, " OR ") + ")"
+		expr := phrases
 		if len(alts) > 1 {
 			// The index marks the items that have the word or a synonym:
 			// one token's list to read, where the alternatives were each a
-			// phrase to match (wordMarks).
+			// phrase to match (wordMark).
 			expr = `"` + wordMark(w) + `"`
 		}
 		terms = append(terms, searchTerm{
 			word:      w,
 			expr:      expr,
+			phrases:   phrases,
 			exprAlts:  exprs,
 			highlight: alts,
 			alts:      structured,
@@ -292,7 +296,7 @@ type searchDocument struct {
 	// of name and summary, nameChars those of the name alone.
 	nameGrams, bodyGrams, chars, nameChars string
 	// marks are the word marks of the item, nameMarks those of its name
-	// alone (wordMarks). Only the SQLite index holds them.
+	// alone (wordMark). Only the SQLite index holds them.
 	marks, nameMarks string
 	// nameWords are the words with synonyms that the name has, for its
 	// rank rows in the SQLite index of names (rankKey).
@@ -321,9 +325,10 @@ func documentOf(it *ServiceItem, themeName string, dept *Department) searchDocum
 }
 
 // synonymPrefix begins every word mark. A mark is a token of its own in the
-// index, and no text yields it: text yields bigrams and single characters of
-// Chinese, and runs of other letters, and a mark is Chinese of three or more
-// characters, or Chinese and other letters in one token.
+// index, in a column of its own (marks), and no text yields it: text yields
+// bigrams and single characters of Chinese, and runs of other letters, and
+// a mark is Chinese of three or more characters, or Chinese and other
+// letters in one token.
 const synonymPrefix = "同义"
 
 // wordMark is the token that marks, in the SQLite index, the items that
@@ -391,7 +396,17 @@ type wordMatch struct {
 // matches termExpr's phrases: the bigrams of a phrase one after another in
 // one column (columns holds each column's bigrams in order), a single
 // character among chars.
+//
+// FTS5 reads the tokens the store writes with its own idea of a letter
+// (asFTS5Sees), which this follows. Its tables are of Unicode 6.1: a
+// character Go counts as a letter that was added to Unicode later splits a
+// token in FTS5, not here; no way of saying a word has one.
 func wordMatches(columns [][]string, chars []string) []wordMatch {
+	seen := make([][]string, len(columns))
+	for i, col := range columns {
+		seen[i] = asFTS5Sees(col)
+	}
+	columns, chars = seen, asFTS5Sees(chars)
 	var found []wordMatch
 	for i, sw := range synonymWords {
 		m := wordMatch{index: i}
@@ -413,6 +428,29 @@ func wordMatches(columns [][]string, chars []string) []wordMatch {
 	return found
 }
 
+// asFTS5Sees returns tokens as FTS5's unicode61 tokenizer reads them:
+// without the characters that are not letters or digits, at which it
+// splits (a Kangxi radical such as ⼒ is of the Han script, but a symbol),
+// and without the tokens left empty. A bigram holds at most one token.
+func asFTS5Sees(tokens []string) []string {
+	out := tokens[:0:0]
+	for _, tok := range tokens {
+		if strings.IndexFunc(tok, func(r rune) bool { return !isTokenRune(r) }) < 0 {
+			out = append(out, tok)
+			continue
+		}
+		if kept := strings.Map(func(r rune) rune {
+			if isTokenRune(r) {
+				return r
+			}
+			return -1
+		}, tok); kept != "" {
+			out = append(out, kept)
+		}
+	}
+	return out
+}
+
 // marksOf is the index column text of the words' marks.
 func marksOf(words []wordMatch) string {
 	marks := make([]string, len(words))
@@ -432,19 +470,8 @@ func hasRun(tokens, run []string) bool {
 	return false
 }
 
-// withMarks is an index column of single characters with the word marks
-// after them: the marks are tokens no query of a character matches.
-func withMarks(chars, marks string) string {
-	if marks == "" {
-		return chars
-	}
-	if chars == "" {
-		return marks
-	}
-	return chars + " " + marks
-}
-
-// On SQLite an item has two index rows. service_item_search holds the whole
+// On SQLite an item has two index rows, and rank rows (rankKey).
+// service_item_search holds the whole
 // document under a key that carries, besides the item's id, the facets a
 // catalogue counts by (published, audience, theme, department): a search
 // counts its matches by facet from the index alone, without reading an
@@ -508,7 +535,7 @@ func nameKey(it *ServiceItem) (int64, error) {
 //	bit 31       1, a rank row (a name row's key has the name's length here)
 //	bits 23–30   255 less the word's ways of saying it that the name has,
 //	             as nameOrder weighs them (a name with more first)
-//	bits 7–22    the name's length
+//	bits 7–22    the name's length (a name has at most 200 characters)
 //	bits 0–6     the word's place in synonymWords, to keep keys apart
 //
 // A search for one such word ranks its rank rows by their keys, as it
@@ -566,8 +593,8 @@ func indexGuide(tx *gorm.DB, it *ServiceItem, themeName string, dept *Department
 		args []any
 	}{
 		{"DELETE FROM service_item_search WHERE rowid BETWEEN ? AND ?", []any{first, first | facetMask}},
-		{"INSERT INTO service_item_search (rowid, name_grams, body_grams, chars) VALUES (?, ?, ?, ?)",
-			[]any{key, doc.nameGrams, doc.bodyGrams, withMarks(doc.chars, doc.marks)}},
+		{"INSERT INTO service_item_search (rowid, name_grams, body_grams, chars, marks) VALUES (?, ?, ?, ?, ?)",
+			[]any{key, doc.nameGrams, doc.bodyGrams, doc.chars, doc.marks}},
 		{"DELETE FROM service_item_names WHERE rowid BETWEEN ? AND ?", []any{first, first | facetMask}},
 	} {
 		if err := tx.Exec(stmt.sql, stmt.args...).Error; err != nil {
@@ -587,12 +614,12 @@ func insertNameRows(tx *gorm.DB, it *ServiceItem, doc searchDocument) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Exec("INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, ?, ?)",
-		name, doc.nameGrams, withMarks(doc.nameChars, doc.nameMarks)).Error; err != nil {
+	if err := tx.Exec("INSERT INTO service_item_names (rowid, name_grams, chars, marks) VALUES (?, ?, ?, ?)",
+		name, doc.nameGrams, doc.nameChars, doc.nameMarks).Error; err != nil {
 		return err
 	}
 	for _, w := range doc.nameWords {
-		if err := tx.Exec("INSERT INTO service_item_names (rowid, name_grams, chars) VALUES (?, '', ?)",
+		if err := tx.Exec("INSERT INTO service_item_names (rowid, name_grams, chars, marks) VALUES (?, '', '', ?)",
 			rankKey(it, w), rankMark(synonymWords[w.index].word)).Error; err != nil {
 			return err
 		}
@@ -724,8 +751,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 		return err
 	}
 	if len(terms) > 0 {
-		sel.match = joinExprs(terms, " AND ")
-		sel.terms = terms
+		sel.setTerms(terms, " AND ")
 		if err := run(); err != nil {
 			return nil, err
 		}
@@ -734,16 +760,15 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 				return nil, err
 			} else if ok {
 				terms = loose
-				sel.match = joinExprs(terms, " AND ")
-				sel.terms = terms
+				sel.setTerms(terms, " AND ")
 				if err := run(); err != nil {
 					return nil, err
 				}
 			}
 		}
 		if res.Total == 0 && len(terms) > 1 {
-			sel.match = joinExprs(terms, " OR ")
-			sel.terms, sel.anyTerm = terms, true
+			sel.setTerms(terms, " OR ")
+			sel.anyTerm = true
 			res.Broadened = true
 			if err := run(); err != nil {
 				return nil, err
@@ -814,6 +839,7 @@ func (s *Store) loosen(db *gorm.DB, terms []searchTerm) ([]searchTerm, bool, err
 		out = append(out, searchTerm{
 			word:      t.word,
 			expr:      "(" + t.expr + " OR " + all + ")",
+			phrases:   "(" + t.phrases + " OR " + all + ")",
 			exprAlts:  append(append([]string{}, t.exprAlts...), all),
 			highlight: append(known, t.highlight...),
 			alts:      append(append([]termAlt{}, t.alts...), termAlt{grams: known, loose: true}),
@@ -854,11 +880,21 @@ func joinExprs(terms []searchTerm, op string) string {
 	return strings.Join(parts, op)
 }
 
+// setTerms makes the selection match the terms, all (op AND) or any (OR).
+func (sel *selection) setTerms(terms []searchTerm, op string) {
+	phrases := make([]string, len(terms))
+	for i, t := range terms {
+		phrases[i] = t.phrases
+	}
+	sel.match, sel.phrases, sel.terms = joinExprs(terms, op), strings.Join(phrases, op), terms
+}
+
 // selection is a resolved GuideFilter.
 type selection struct {
 	// match is the FTS expression an item must match; in the index of
 	// names it finds the items whose name has the words, which rank first.
-	match string
+	// phrases is the same match by phrases, for bm25 (searchTerm).
+	match, phrases string
 	// terms and anyTerm are the same match for the PostgreSQL and MySQL
 	// index: all terms, or any when anyTerm.
 	terms        []searchTerm
@@ -894,10 +930,13 @@ func (sel selection) items(db *gorm.DB) *gorm.DB {
 // otherwise walk every published item and probe the index once per row.
 // Each match's item is read through the narrow covering index, by the id in
 // the upper bits of its key.
-func (sel selection) matches(db *gorm.DB) *gorm.DB {
+func (sel selection) matches(db *gorm.DB) *gorm.DB { return sel.matchesOf(db, sel.match) }
+
+// matchesOf is matches by another expression of the same match.
+func (sel selection) matchesOf(db *gorm.DB, match string) *gorm.DB {
 	return sel.filter(db.Table("service_item_search CROSS JOIN service_items AS si"+sqliteIndex(db, "idx_service_items_cover")+
 		" ON si.id = service_item_search.rowid >> ?", facetBits).
-		Where("service_item_search MATCH ?", sel.match))
+		Where("service_item_search MATCH ?", match))
 }
 
 // nameMatches queries the selected items whose name has the words, as "si",
@@ -1109,9 +1148,11 @@ func (sel selection) nameMatchesByKey(db *gorm.DB, match string, from, perPage i
 
 // otherMatches orders the selected matches whose name lacks the words, best
 // first. The name matches' list is built once and checked on each match
-// before the item is read and scored.
+// before the item is read and scored. The matches are found by phrases, not
+// word marks: bm25 weighs a phrase by the column it is in (a name's words
+// most), where a word mark has a column of its own.
 func (sel selection) otherMatches(db *gorm.DB) *gorm.DB {
-	return sel.matches(db).
+	return sel.matchesOf(db, sel.phrases).
 		Where("+(service_item_search.rowid >> ?) NOT IN "+nameMatchList, facetBits, sel.match).
 		Order("bm25(service_item_search, 10.0, 2.0, 1.0), si.view_count DESC, si.id")
 }

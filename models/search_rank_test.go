@@ -23,7 +23,20 @@ func inFull(t *testing.T, query string) selection {
 	for i, term := range terms {
 		exprs[i] = "(" + strings.Join(term.exprAlts, " OR ") + ")"
 	}
-	return selection{match: strings.Join(exprs, " AND "), terms: terms}
+	match := strings.Join(exprs, " AND ")
+	return selection{match: match, phrases: match, terms: terms}
+}
+
+// selectionOf is the selection of a query as FindGuides makes it.
+func selectionOf(t *testing.T, query string) selection {
+	t.Helper()
+	terms, err := parseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sel selection
+	sel.setTerms(terms, " AND ")
+	return sel
 }
 
 // TestRankedByKeyAsInFull: a search for one word ranks its name matches
@@ -32,7 +45,8 @@ func inFull(t *testing.T, query string) selection {
 // without filters, lists what nameOrder in full lists, and the counts are
 // those of the word's phrases. Withdrawn items among the best ranked make
 // the reading of a page's first matches come up short, so that the whole
-// list is read.
+// list is read. The other matches, after the name matches, are ranked by
+// bm25 as before.
 func TestRankedByKeyAsInFull(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
@@ -73,6 +87,12 @@ func TestRankedByKeyAsInFull(t *testing.T) {
 				theme = th
 			}
 		}
+		var dept uint
+		for id, n := range all.byDept {
+			if n > all.byDept[dept] || (n == all.byDept[dept] && id < dept) {
+				dept = id
+			}
+		}
 		filters := []struct {
 			name string
 			set  func(*selection)
@@ -80,12 +100,13 @@ func TestRankedByKeyAsInFull(t *testing.T) {
 			{"no filter", func(*selection) {}},
 			{"个人", func(sel *selection) { sel.audience = AudiencePerson }},
 			{"theme " + theme.Slug, func(sel *selection) { sel.themeID = theme.ID }},
+			{fmt.Sprint("department ", dept), func(sel *selection) { sel.departmentID = dept }},
 		}
 		for _, f := range filters {
 			full := inFull(t, q)
 			f.set(&full)
-			terms, _ := parseQuery(q)
-			sel := selection{match: joinExprs(terms, " AND "), terms: terms, audience: full.audience, themeID: full.themeID}
+			sel := selectionOf(t, q)
+			f.set(&sel)
 			match, ok := sel.rankedByKey()
 			if !ok {
 				t.Fatalf("%s: not ranked by key", q)
@@ -108,7 +129,7 @@ func TestRankedByKeyAsInFull(t *testing.T) {
 			}
 
 			for _, perPage := range []int{2, 15} {
-				for from := 0; from < 60; from += perPage {
+				for from := 0; ; from += perPage {
 					var wantIDs []uint
 					if err := full.nameMatches(db).Order(full.nameOrder()).Limit(perPage).Offset(from).Pluck("si.id", &wantIDs).Error; err != nil {
 						t.Fatal(err)
@@ -125,13 +146,28 @@ func TestRankedByKeyAsInFull(t *testing.T) {
 					}
 				}
 			}
+
+			for from := 0; ; from += 15 {
+				var wantIDs, gotIDs []uint
+				if err := full.otherMatches(db).Limit(15).Offset(from).Pluck("si.id", &wantIDs).Error; err != nil {
+					t.Fatal(err)
+				}
+				if err := sel.otherMatches(db).Limit(15).Offset(from).Pluck("si.id", &gotIDs).Error; err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(gotIDs, wantIDs) {
+					t.Fatalf("%s, %s, other matches from %d: %v, before %v", q, f.name, from, gotIDs, wantIDs)
+				}
+				if len(wantIDs) < 15 {
+					break
+				}
+			}
 		}
 	}
 
 	// Several words with synonyms, or a widened search, are ranked in full.
 	for _, q := range []string{"社保 医保", "社保 公积金"} {
-		terms, _ := parseQuery(q)
-		sel := selection{match: joinExprs(terms, " AND "), terms: terms}
+		sel := selectionOf(t, q)
 		if _, ok := sel.rankedByKey(); ok {
 			t.Errorf("%s: ranked by key %v", q, ok)
 		}
@@ -149,14 +185,15 @@ const indexedSynonyms = "1e00f3e2bc6d"
 // TestWordMarksIndexedFor: the word marks and rank rows in an existing
 // database were written from the synonyms as they were then. A change to
 // searchSynonyms must come with a migration that writes the index anew
-// (markWords), or searches of the changed words would miss items.
+// (rebuildSQLiteSearch), or searches of the changed words would miss items,
+// as must a change to tokenize, on which every index row depends.
 func TestWordMarksIndexedFor(t *testing.T) {
 	h := sha256.New()
 	for _, sw := range synonymWords {
 		fmt.Fprintf(h, "%s=%s;", sw.word, strings.Join(searchSynonyms[sw.word], ","))
 	}
 	if got := fmt.Sprintf("%x", h.Sum(nil))[:12]; got != indexedSynonyms {
-		t.Fatalf("searchSynonyms changed (fingerprint %s, the index was written for %s): add a migration that calls markWords, and set indexedSynonyms to the new fingerprint",
+		t.Fatalf("searchSynonyms changed (fingerprint %s, the index was written for %s): add a migration that calls rebuildSQLiteSearch, and set indexedSynonyms to the new fingerprint",
 			got, indexedSynonyms)
 	}
 	if len(synonymWords) > maxSynonymWord+1 {
@@ -166,5 +203,62 @@ func TestWordMarksIndexedFor(t *testing.T) {
 		if len(sw.alts) > maxWordAlts {
 			t.Errorf("%s: %d ways of saying it, a rank key weighs %d", sw.word, len(sw.alts), maxWordAlts)
 		}
+	}
+}
+
+// TestWordMarksAsFTS5Matches: an item has a word's mark exactly when FTS5
+// matches one of the word's ways of saying it in the item's rows, for text
+// that FTS5 reads otherwise than Go: punctuation between the words, a
+// Kangxi radical (a symbol to FTS5, Han to Go) between the parts of a
+// phrase, a phrase across the fields of the body, Latin letters and digits.
+func TestWordMarksAsFTS5Matches(t *testing.T) {
+	s := newTestStore(t)
+	skipUnlessSQLite(t, s, "word marks are in the SQLite index")
+	dept := &Department{Name: "市人力资源和社会保障局", ShortName: "人社局"}
+	texts := []struct{ name, summary, typ, theme string }{
+		{"社会保险登记", "", "行政确认", "社会保障"},
+		{"社会，⼒⼒，会保险费缴纳", "", "公共服务", "就业"},
+		{"社会⼒保险", "会保险", "其他", "其他"},
+		{"养老保险待遇申领", "城乡居民社会", "保险待遇", "退休"},
+		{"个人所得税汇算", "个税App办理", "行政征收", "纳税"},
+		{"食品经营许可（餐饮）", "开饭店须办理", "行政许可", "餐饮"},
+		{"居民身份证换领", "有效期满换证", "公共服务", "户籍"},
+		{"结婚登记", "婚姻登记处", "行政确认", "婚育"},
+		{"户口迁入", "落户 2026 年新政", "行政确认", "户籍"},
+		{"⼒⼒⼒", "", "", ""},
+	}
+	for i, tx := range texts {
+		it := &ServiceItem{Name: tx.name, Summary: tx.summary, Type: tx.typ}
+		it.ID = uint(i + 1)
+		doc := documentOf(it, tx.theme, dept)
+		if err := s.db.Exec("INSERT INTO service_item_search (rowid, name_grams, body_grams, chars, marks) VALUES (?, ?, ?, ?, ?)",
+			it.ID, doc.nameGrams, doc.bodyGrams, doc.chars, doc.marks).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.Exec("INSERT INTO service_item_names (rowid, name_grams, chars, marks) VALUES (?, ?, ?, ?)",
+			it.ID, doc.nameGrams, doc.nameChars, doc.nameMarks).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	marked := 0
+	for _, sw := range synonymWords {
+		full := inFull(t, sw.word)
+		for _, table := range []string{"service_item_search", "service_item_names"} {
+			var byPhrases, byMark []int64
+			q := "SELECT rowid FROM " + table + " WHERE " + table + " MATCH ? ORDER BY rowid"
+			if err := s.db.Raw(q, full.match).Scan(&byPhrases).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Raw(q, `"`+wordMark(sw.word)+`"`).Scan(&byMark).Error; err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(byMark, byPhrases) {
+				t.Errorf("%s in %s: marked %v, its phrases match %v", sw.word, table, byMark, byPhrases)
+			}
+			marked += len(byMark)
+		}
+	}
+	if marked < 10 {
+		t.Fatalf("only %d marks: the texts must have the words", marked)
 	}
 }
