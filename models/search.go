@@ -339,10 +339,10 @@ const synonymPrefix = "同义"
 // two of three bigrams each, whose position lists FTS5 reads and lines up
 // for every item that has their bigrams (社会 and 保险 are in one item of
 // seven). At 100,000 items, counting the 14,700 matches that way took 6.6
-// ms, reading one token's list 1.7 ms. The marks are written with the rest
-// of an item's index rows; a change to searchSynonyms needs the index
-// written anew (a migration that calls reindexGuides, as 22 does), which
-// TestWordMarksIndexedFor guards.
+// ms, reading one token's list 1.0–1.9 ms. The marks are written with the
+// rest of an item's index rows; a change to searchSynonyms needs the index
+// written anew (a migration that calls rebuildSQLiteSearch, as 22 does),
+// which TestWordMarksIndexedFor guards.
 func wordMark(word string) string { return synonymPrefix + word }
 
 // synonymWord is a key of searchSynonyms with its ways of being said as

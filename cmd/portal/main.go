@@ -106,6 +106,16 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.backupOut, "out", "", "file to write the backup to; must not exist")
 	}
 	fs.SetOutput(stderr)
+	// intFlag defines an int flag whose default the environment variable
+	// envName sets, and says so in its usage.
+	intFlag := func(p *int, name, envName string, def int, usage string) error {
+		v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", envName, err)
+		}
+		fs.IntVar(p, name, v, usage+" ("+envName+")")
+		return nil
+	}
 	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
 	fs.StringVar(&cfg.databaseURL, "database-url", env("PORTAL_DATABASE_URL", ""),
 		"database to use, overriding -db: a SQLite file path, postgres://… or mysql://… (PORTAL_DATABASE_URL)")
@@ -131,35 +141,32 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		// The cache's version is per process: with a database server,
 		// several instances may share the data, so the cache is off unless
 		// asked for (one instance only).
-		mb, err := strconv.Atoi(env("PORTAL_PAGE_CACHE_MB", "-1"))
-		if err != nil {
-			return nil, fmt.Errorf("PORTAL_PAGE_CACHE_MB: %w", err)
+		if err := intFlag(&cfg.pageCacheMB, "page-cache-mb", "PORTAL_PAGE_CACHE_MB", -1,
+			"megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server"); err != nil {
+			return nil, err
 		}
-		fs.IntVar(&cfg.pageCacheMB, "page-cache-mb", mb, "megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server (PORTAL_PAGE_CACHE_MB)")
 		// A soft limit on the Go heap keeps the process near its memory
 		// budget: the heap would otherwise grow to twice what it holds
 		// (the page cache, mostly) before collecting. Go's own GOMEMLIMIT,
 		// when set, is left alone; -1 derives it from the page cache.
-		limit := "-1"
+		limit := -1
 		if getenv("GOMEMLIMIT") != "" {
-			limit = "0"
+			limit = 0
 		}
-		limitMB, err := strconv.Atoi(env("PORTAL_MEMORY_LIMIT_MB", limit))
-		if err != nil {
-			return nil, fmt.Errorf("PORTAL_MEMORY_LIMIT_MB: %w", err)
+		if err := intFlag(&cfg.memoryLimitMB, "memory-limit-mb", "PORTAL_MEMORY_LIMIT_MB", limit,
+			"soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100"); err != nil {
+			return nil, err
 		}
-		fs.IntVar(&cfg.memoryLimitMB, "memory-limit-mb", limitMB, "soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100 (PORTAL_MEMORY_LIMIT_MB)")
 		// Go's own GOMAXPROCS, when set, is left alone; -1 is the default,
 		// resolved at the end of parseFlags.
-		procs := "-1"
+		procs := -1
 		if getenv("GOMAXPROCS") != "" {
-			procs = "0"
+			procs = 0
 		}
-		maxProcs, err := strconv.Atoi(env("PORTAL_MAX_PROCS", procs))
-		if err != nil {
-			return nil, fmt.Errorf("PORTAL_MAX_PROCS: %w", err)
+		if err := intFlag(&cfg.maxProcs, "max-procs", "PORTAL_MAX_PROCS", procs,
+			"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set"); err != nil {
+			return nil, err
 		}
-		fs.IntVar(&cfg.maxProcs, "max-procs", maxProcs, "threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set (PORTAL_MAX_PROCS)")
 	}
 	if cmd == "serve" || cmd == "seed" {
 		defaults := models.DefaultRatingRules()
@@ -177,14 +184,6 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_RATING_WINDOW: %w", err)
 		}
 		fs.DurationVar(&cfg.rating.Window, "rating-window", cfg.rating.Window, "how long one phone waits to rate the same counter again (PORTAL_RATING_WINDOW)")
-		intFlag := func(p *int, name, envName string, def int, usage string) error {
-			v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
-			if err != nil {
-				return fmt.Errorf("%s: %w", envName, err)
-			}
-			fs.IntVar(p, name, v, usage+" ("+envName+")")
-			return nil
-		}
 		for _, f := range []struct {
 			p             *int
 			name, envName string
