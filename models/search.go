@@ -398,9 +398,11 @@ type wordMatch struct {
 // character among chars.
 //
 // FTS5 reads the tokens the store writes with its own idea of a letter
-// (asFTS5Sees), which this follows. Its tables are of Unicode 6.1: a
-// character Go counts as a letter that was added to Unicode later splits a
-// token in FTS5, not here; no way of saying a word has one.
+// (asFTS5Sees), which this follows. Its tables are of Unicode 6.1, so a
+// character added to Unicode since is a separator to FTS5 and a letter to
+// Go. No way of saying a word has one; but a bigram of two such characters
+// standing alone between two parts of a phrase (社会，𰀀𰀁，会保险) would leave
+// the item without the word's mark where the phrase matches it.
 func wordMatches(columns [][]string, chars []string) []wordMatch {
 	seen := make([][]string, len(columns))
 	for i, col := range columns {
