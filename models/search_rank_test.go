@@ -176,6 +176,23 @@ func TestRankedByKeyAsInFull(t *testing.T) {
 			t.Errorf("%s, widened: ranked by key", q)
 		}
 	}
+	// So is a loosened word (its bigrams anywhere), with or without
+	// synonyms: its loose match is one more way of saying it.
+	for _, q := range []string{"公积金提取", "开饭店"} {
+		terms, err := parseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		loose, changed, err := s.loosen(db, terms)
+		if err != nil || !changed {
+			t.Fatalf("%s: loosened %v (%v)", q, changed, err)
+		}
+		var sel selection
+		sel.setTerms(loose, " AND ")
+		if _, ok := sel.rankedByKey(); ok {
+			t.Errorf("%s, loosened: ranked by key", q)
+		}
+	}
 }
 
 // indexedSynonyms is the fingerprint of the synonyms that the SQLite index's
