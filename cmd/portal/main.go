@@ -106,15 +106,26 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		fs.StringVar(&cfg.backupOut, "out", "", "file to write the backup to; must not exist")
 	}
 	fs.SetOutput(stderr)
-	// intFlag defines an int flag whose default the environment variable
-	// envName sets, and says so in its usage.
-	intFlag := func(p *int, name, envName string, def int, usage string) error {
-		v, err := strconv.Atoi(env(envName, strconv.Itoa(def)))
-		if err != nil {
-			return fmt.Errorf("%s: %w", envName, err)
+	// intFlags defines int flags whose defaults their environment
+	// variables set, and says so in their usage.
+	intFlags := func(flags []intFlag) error {
+		for _, f := range flags {
+			v, err := strconv.Atoi(env(f.envName, strconv.Itoa(f.def)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.envName, err)
+			}
+			fs.IntVar(f.p, f.name, v, f.usage+" ("+f.envName+")")
 		}
-		fs.IntVar(p, name, v, usage+" ("+envName+")")
 		return nil
+	}
+	// unlessGoSets is the default of a flag that Go's own environment
+	// variable also sets: -1, resolved by the portal, or 0, leaving it to
+	// Go, when that variable is set.
+	unlessGoSets := func(goEnv string) int {
+		if getenv(goEnv) != "" {
+			return 0
+		}
+		return -1
 	}
 	fs.StringVar(&cfg.database, "db", env("PORTAL_DATABASE", "data/portal.db"), "SQLite database file (PORTAL_DATABASE)")
 	fs.StringVar(&cfg.databaseURL, "database-url", env("PORTAL_DATABASE_URL", ""),
@@ -138,33 +149,23 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_SHUTDOWN_TIMEOUT: %w", err)
 		}
 		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", timeout, "how long to let requests finish at shutdown (PORTAL_SHUTDOWN_TIMEOUT)")
-		// The cache's version is per process: with a database server,
-		// several instances may share the data, so the cache is off unless
-		// asked for (one instance only).
-		if err := intFlag(&cfg.pageCacheMB, "page-cache-mb", "PORTAL_PAGE_CACHE_MB", -1,
-			"megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server"); err != nil {
-			return nil, err
-		}
-		// A soft limit on the Go heap keeps the process near its memory
-		// budget: the heap would otherwise grow to twice what it holds
-		// (the page cache, mostly) before collecting. Go's own GOMEMLIMIT,
-		// when set, is left alone; -1 derives it from the page cache.
-		limit := -1
-		if getenv("GOMEMLIMIT") != "" {
-			limit = 0
-		}
-		if err := intFlag(&cfg.memoryLimitMB, "memory-limit-mb", "PORTAL_MEMORY_LIMIT_MB", limit,
-			"soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100"); err != nil {
-			return nil, err
-		}
-		// Go's own GOMAXPROCS, when set, is left alone; -1 is the default,
-		// resolved at the end of parseFlags.
-		procs := -1
-		if getenv("GOMAXPROCS") != "" {
-			procs = 0
-		}
-		if err := intFlag(&cfg.maxProcs, "max-procs", "PORTAL_MAX_PROCS", procs,
-			"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set"); err != nil {
+		err = intFlags([]intFlag{
+			// The cache's version is per process: with a database server,
+			// several instances may share the data, so the cache is off
+			// unless asked for (one instance only).
+			{&cfg.pageCacheMB, "page-cache-mb", "PORTAL_PAGE_CACHE_MB", -1,
+				"megabytes of rendered public pages kept in memory; 0 turns the cache off, as it must be with several instances; default 32 on SQLite, off on a database server"},
+			// A soft limit on the Go heap keeps the process near its
+			// memory budget: the heap would otherwise grow to twice what
+			// it holds (the page cache, mostly) before collecting; -1
+			// derives it from the page cache.
+			{&cfg.memoryLimitMB, "memory-limit-mb", "PORTAL_MEMORY_LIMIT_MB", unlessGoSets("GOMEMLIMIT"),
+				"soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100"},
+			// -1 is resolved at the end of parseFlags.
+			{&cfg.maxProcs, "max-procs", "PORTAL_MAX_PROCS", unlessGoSets("GOMAXPROCS"),
+				"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set"},
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -184,19 +185,13 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 			return nil, fmt.Errorf("PORTAL_RATING_WINDOW: %w", err)
 		}
 		fs.DurationVar(&cfg.rating.Window, "rating-window", cfg.rating.Window, "how long one phone waits to rate the same counter again (PORTAL_RATING_WINDOW)")
-		for _, f := range []struct {
-			p             *int
-			name, envName string
-			def           int
-			usage         string
-		}{
+		err = intFlags([]intFlag{
 			{&cfg.rating.PerAddressPerHour, "rating-address-limit", "PORTAL_RATING_ADDRESS_LIMIT", defaults.PerAddressPerHour, "ratings one network address may send in an hour"},
 			{&cfg.rating.CallbackDays, "callback-days", "PORTAL_CALLBACK_DAYS", defaults.CallbackDays, "working days allowed for the 回访 of a 差评"},
 			{&cfg.rating.RectifyDays, "rectify-days", "PORTAL_RECTIFY_DAYS", defaults.RectifyDays, "working days allowed for the 整改 of a 差评"},
-		} {
-			if err := intFlag(f.p, f.name, f.envName, f.def, f.usage); err != nil {
-				return nil, err
-			}
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -504,4 +499,12 @@ func createAdmin(ctx context.Context, store *models.Store, cfg *config, getenv f
 	}
 	fmt.Fprintf(stdout, "已创建系统管理员 %s，请在 /admin/login 登录。\n", u.Username)
 	return nil
+}
+
+// intFlag is an int flag with its environment variable and default.
+type intFlag struct {
+	p             *int
+	name, envName string
+	def           int
+	usage         string
 }
