@@ -163,7 +163,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 				"soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100"},
 			// -1 is resolved at the end of parseFlags.
 			{&cfg.maxProcs, "max-procs", "PORTAL_MAX_PROCS", unlessGoSets("GOMAXPROCS"),
-				"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default twice the CPUs, unless a CPU limit or GOMAXPROCS is set"},
+				"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default four times the CPUs, unless a CPU limit or GOMAXPROCS is set"},
 		})
 		if err != nil {
 			return nil, err
@@ -223,7 +223,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		// for the rest, and setting it would stop Go following the limit.
 		cfg.maxProcs = 0
 	case cfg.maxProcs == -1:
-		cfg.maxProcs = 2 * runtime.GOMAXPROCS(0)
+		cfg.maxProcs = 4 * runtime.GOMAXPROCS(0)
 	}
 	return &cfg, nil
 }
@@ -353,16 +353,18 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
 		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
 	}
-	// Twice as many Ps as CPUs by default. On a machine the portal shares
-	// (its database, a proxy, backups, here the bench's load generator),
-	// the kernel preempts one of the runtime's threads now and then, and
-	// the goroutines queued on its P wait for it to come back; with more
-	// Ps than CPUs the others carry on. Measured with wrk at 32
-	// connections on two CPUs shared with it, in alternating runs: guide
-	// p99 7.9–10.8 ms against 11.7–13.7 ms with two Ps, board 10.6–11.7
-	// against 12.0–13.9 ms, with 1–38 % more requests/s (README,
-	// Benchmark). Setting it stops Go updating it from the CPUs it may
-	// use, which parseFlags's default takes into account.
+	// Four times as many Ps as CPUs by default. On a machine the portal
+	// shares (a proxy, backups, here the bench's load generator), the
+	// kernel preempts one of the runtime's threads now and then, and the
+	// goroutines queued on its P wait for it to come back; with more Ps
+	// than CPUs the others carry on. Measured with wrk at 32 connections
+	// on two CPUs shared with it, in alternating 4 s runs of the home page
+	// (gzip): p99 4.0–5.6 ms with six Ps against 4.9–6.4 ms with four,
+	// better in five rounds of five, and 3.2–4.7 ms with eight; three Ps
+	// were worse than four in five rounds of five, and two worse again
+	// (README, Benchmark). Requests per second stayed level up to eight Ps
+	// and fell about 5 % at twelve. Setting it stops Go updating it from
+	// the CPUs it may use, which parseFlags's default takes into account.
 	if cfg.maxProcs > 0 {
 		runtime.GOMAXPROCS(cfg.maxProcs)
 	}

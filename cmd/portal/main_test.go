@@ -159,18 +159,18 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "at least 104") {
 		t.Errorf("a limit under the page cache and its margin: %v, want it refused", err)
 	}
-	// Twice the CPUs by default, unless Go follows a CPU limit; Go's own
-	// GOMAXPROCS, when set, wins over the default.
-	twice := 2 * runtime.GOMAXPROCS(0)
+	// Four times the CPUs by default, unless Go follows a CPU limit; Go's
+	// own GOMAXPROCS, when set, wins over the default.
+	fourTimes := 4 * runtime.GOMAXPROCS(0)
 	if runtime.GOMAXPROCS(0) < runtime.NumCPU() {
-		twice = 0
+		fourTimes = 0
 	}
 	for _, tt := range []struct {
 		env  map[string]string
 		args []string
 		want int
 	}{
-		{nil, nil, twice},
+		{nil, nil, fourTimes},
 		{map[string]string{"GOMAXPROCS": "3"}, nil, 0},
 		{map[string]string{"PORTAL_MAX_PROCS": "5"}, nil, 5},
 		{map[string]string{"GOMAXPROCS": "3", "PORTAL_MAX_PROCS": "5"}, nil, 5},
