@@ -360,8 +360,9 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	// than CPUs the others carry on. Measured with wrk at 32 connections
 	// on two CPUs shared with it, in alternating 4 s runs of the home page
 	// (gzip): p99 4.0–5.6 ms with six Ps against 4.9–6.4 ms with four,
-	// better in five rounds of five, and 3.2–4.7 ms with eight; three Ps
-	// were worse than four in five rounds of five, and two worse again
+	// better in five rounds of five; in rounds of six against eight, eight
+	// had 3.2–4.7 ms against 3.9–5.1 ms, better in three of four. Three Ps
+	// were worse than four in five rounds of five, as two had been
 	// (README, Benchmark). Requests per second stayed level up to eight Ps
 	// and fell about 5 % at twelve. Setting it stops Go updating it from
 	// the CPUs it may use, which parseFlags's default takes into account.
