@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,14 +35,7 @@ func newTestApp(t testing.TB) *testApp {
 // filled in).
 func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	t.Helper()
-	ctx := context.Background()
-	store := openTestStore(t)
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.LoadDemoData(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := openDemoStore(t, testDatabase(t))
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SessionKey = []byte(strings.Repeat("k", 32))
 	if cfg.Converter == nil {
@@ -58,10 +53,10 @@ func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	return &testApp{store: store, e: h.Routes(), h: h}
 }
 
-// openTestStore opens a store on a fresh SQLite file, or, when
-// PORTAL_TEST_DATABASE_URL names a PostgreSQL or MySQL server, on a fresh
+// testDatabase returns a fresh SQLite file's path, or, when
+// PORTAL_TEST_DATABASE_URL names a PostgreSQL or MySQL server, a fresh
 // database there (dropped afterwards). An unreachable server fails the test.
-func openTestStore(t testing.TB) *models.Store {
+func testDatabase(t testing.TB) string {
 	t.Helper()
 	dsn := filepath.Join(t.TempDir(), "portal.db")
 	if server := os.Getenv("PORTAL_TEST_DATABASE_URL"); server != "" {
@@ -76,11 +71,25 @@ func openTestStore(t testing.TB) *models.Store {
 		})
 		dsn = url
 	}
+	return dsn
+}
+
+// openDemoStore opens the store at dsn, migrated and with the demo data; it
+// is closed when the test ends.
+func openDemoStore(t testing.TB, dsn string) *models.Store {
+	t.Helper()
+	ctx := context.Background()
 	store, err := models.OpenURL(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	if _, err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.LoadDemoData(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return store
 }
 
@@ -364,5 +373,73 @@ func TestGuideViewsAreCounted(t *testing.T) {
 	}
 	if after.ViewCount != before.ViewCount+3 {
 		t.Fatalf("views %d → %d after 3 GETs and a HEAD, want +3", before.ViewCount, after.ViewCount)
+	}
+}
+
+// A view that makes the counted views due must not make its resident wait
+// for SQLite's write lock, which the rating writer or an administrator's
+// save may hold: the page comes at once and the views are written once the
+// lock is free. On SQLite whatever the test database, since the lock is
+// SQLite's.
+func TestGuideViewWriteDoesNotHoldUpThePage(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portal.db")
+	store := openDemoStore(t, path)
+	h, err := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Config{SessionKey: []byte(strings.Repeat("k", 32)), Converter: sharedConverter(t), PageCacheBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &testApp{store: store, e: h.Routes(), h: h}
+	const code = "11QHMZJ0003-01"
+	before, err := store.FindGuideByCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One view counted two seconds ago: the next one makes them due.
+	h.views.add(code, time.Now().Add(-2*time.Second))
+
+	// Another connection, as another process would, holds the write lock.
+	db, err := sql.Open("sqlite3", models.SQLiteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan int, 1)
+	go func() {
+		rec := httptest.NewRecorder()
+		app.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/services/"+code, nil))
+		served <- rec.Code
+	}()
+	select {
+	case status := <-served:
+		if status != http.StatusOK {
+			t.Errorf("GET the guide while the write lock is held: %d, want 200", status)
+		}
+	case <-time.After(3 * time.Second):
+		// The busy timeout is 10 s: the page waited for the lock.
+		t.Error("the guide page waited for the database's write lock")
+		<-served
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.FlushViews(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := store.FindGuideByCode(ctx, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ViewCount != before.ViewCount+2 {
+		t.Errorf("views %d → %d after two, the second while the lock was held; want +2", before.ViewCount, after.ViewCount)
 	}
 }

@@ -37,17 +37,7 @@ func (s *syncBuffer) String() string {
 // at debug level: no password, session cookie or full phone number appears.
 func TestLogsKeepSecretsOut(t *testing.T) {
 	ctx := context.Background()
-	store, err := models.Open(filepath.Join(t.TempDir(), "portal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if _, err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.LoadDemoData(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := openDemoStore(t, filepath.Join(t.TempDir(), "portal.db"))
 	if _, err := store.LoadDemoUsers(ctx); err != nil {
 		t.Fatal(err)
 	}
