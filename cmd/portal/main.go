@@ -28,6 +28,25 @@ import (
 	"github.com/zwfw/portal/models"
 )
 
+// procsPerCPU is how many Ps (GOMAXPROCS) the portal runs per CPU by
+// default. On a machine the portal shares (a proxy, backups, here the
+// bench's load generator), all its Ps are busy under load: the goroutines
+// a network poll makes ready then all go onto the polling P's run queue
+// (12-18 of them under wrk's 32 connections with four Ps, seen with
+// GODEBUG=schedtrace, while other Ps had none), and wait there whenever
+// the kernel preempts that P's thread, since busy Ps steal no work. With
+// more Ps than CPUs some are idle at each poll, and the ready goroutines
+// are spread over them. Idle Ps cost CPU, though: a goroutine made ready
+// while one is idle wakes a thread to look for work (futex calls per
+// rating under strace: 0.5 with four Ps, 1.4 with eight).
+// Measured with the bench's data on two CPUs shared with the load, in
+// alternating runs: the pages' p99 at 32 connections fell from 7.6-11.9 ms
+// with four Ps to 3.2-8.6 ms with six and 2.2-7.4 ms with eight, while the
+// ratings served per second fell 2.6 % with six and 5.8 % with eight (the
+// means of four and five runs; single runs ranged from +2 to -10 %). Three
+// is where both of the bench's targets keep a margin (README, Benchmark).
+const procsPerCPU = 3
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -163,7 +182,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 				"soft limit of the Go heap in megabytes, above which it collects more often; 0 leaves it to Go (GOMEMLIMIT); default twice the page cache and 40, at least 100"},
 			// -1 is resolved at the end of parseFlags.
 			{&cfg.maxProcs, "max-procs", "PORTAL_MAX_PROCS", unlessGoSets("GOMAXPROCS"),
-				"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default four times the CPUs, unless a CPU limit or GOMAXPROCS is set"},
+				"threads running Go code at once (GOMAXPROCS); 0 leaves it to Go (one per CPU, or the container's CPU limit); default three times the CPUs, unless a CPU limit or GOMAXPROCS is set"},
 		})
 		if err != nil {
 			return nil, err
@@ -223,7 +242,7 @@ func parseFlags(cmd string, args []string, getenv func(string) string, stderr io
 		// for the rest, and setting it would stop Go following the limit.
 		cfg.maxProcs = 0
 	case cfg.maxProcs == -1:
-		cfg.maxProcs = 4 * runtime.GOMAXPROCS(0)
+		cfg.maxProcs = procsPerCPU * runtime.GOMAXPROCS(0)
 	}
 	return &cfg, nil
 }
@@ -353,19 +372,9 @@ func serve(ctx context.Context, cfg *config, store *models.Store, logger *slog.L
 	if cfg.sessionKey == "" && cfg.sessionKeys == "" {
 		logger.Warn("no PORTAL_SESSION_KEYS: using a random key, so sessions end when the portal restarts")
 	}
-	// Four times as many Ps as CPUs by default. On a machine the portal
-	// shares (a proxy, backups, here the bench's load generator), the
-	// kernel preempts one of the runtime's threads now and then, and the
-	// goroutines queued on its P wait for it to come back; with more Ps
-	// than CPUs the others carry on. Measured with wrk at 32 connections
-	// on two CPUs shared with it, in alternating 4 s runs of the home page
-	// (gzip): p99 4.0–5.6 ms with six Ps against 4.9–6.4 ms with four,
-	// better in five rounds of five; in rounds of six against eight, eight
-	// had 3.2–4.7 ms against 3.9–5.1 ms, better in three of four. Three Ps
-	// were worse than four in five rounds of five, as two had been
-	// (README, Benchmark). Requests per second stayed level up to eight Ps
-	// and fell about 5 % at twelve. Setting it stops Go updating it from
-	// the CPUs it may use, which parseFlags's default takes into account.
+	// More Ps than CPUs by default (procsPerCPU). Setting it stops Go
+	// updating it from the CPUs it may use, which parseFlags's default
+	// takes into account.
 	if cfg.maxProcs > 0 {
 		runtime.GOMAXPROCS(cfg.maxProcs)
 	}

@@ -159,18 +159,18 @@ func TestEnvironmentFallsBackForFlags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "at least 104") {
 		t.Errorf("a limit under the page cache and its margin: %v, want it refused", err)
 	}
-	// Four times the CPUs by default, unless Go follows a CPU limit; Go's
+	// Three times the CPUs by default, unless Go follows a CPU limit; Go's
 	// own GOMAXPROCS, when set, wins over the default.
-	fourTimes := 4 * runtime.GOMAXPROCS(0)
+	threeTimes := 3 * runtime.GOMAXPROCS(0)
 	if runtime.GOMAXPROCS(0) < runtime.NumCPU() {
-		fourTimes = 0
+		threeTimes = 0
 	}
 	for _, tt := range []struct {
 		env  map[string]string
 		args []string
 		want int
 	}{
-		{nil, nil, fourTimes},
+		{nil, nil, threeTimes},
 		{map[string]string{"GOMAXPROCS": "3"}, nil, 0},
 		{map[string]string{"PORTAL_MAX_PROCS": "5"}, nil, 5},
 		{map[string]string{"GOMAXPROCS": "3", "PORTAL_MAX_PROCS": "5"}, nil, 5},
