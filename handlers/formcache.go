@@ -2,8 +2,10 @@ package handlers
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"slices"
+	"strconv"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -70,9 +72,18 @@ func serveForm(c echo.Context, p *cachedPage, token string) error {
 	if p.contentLanguage != nil {
 		hdr["Content-Language"] = p.contentLanguage
 	}
-	body := make([]byte, 0, len(p.body)-len(formPlaceholder)+len(token))
-	body = append(body, p.body[:p.tokenAt]...)
-	body = append(body, token...)
-	body = append(body, p.body[p.tokenAt+len(formPlaceholder):]...)
-	return c.HTMLBlob(http.StatusOK, body)
+	// Written in three pieces around the token rather than copied into one
+	// (2 KB a rater): net/http buffers them into one write to the network.
+	hdr.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	hdr.Set(echo.HeaderContentLength, strconv.Itoa(len(p.body)-len(formPlaceholder)+len(token)))
+	res := c.Response()
+	res.WriteHeader(http.StatusOK)
+	if _, err := res.Write(p.body[:p.tokenAt]); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(res, token); err != nil {
+		return err
+	}
+	_, err := res.Write(p.body[p.tokenAt+len(formPlaceholder):])
+	return err
 }

@@ -81,9 +81,9 @@ type pendingTotals struct {
 	flushEvery time.Duration
 }
 
-// tallyOf is one rating's contribution to a total.
-func tallyOf(r Rating) Tally {
-	if IsBad(r.Level) {
+// tallyOf is what a rating of the level adds to a total.
+func tallyOf(level int) Tally {
+	if IsBad(level) {
 		return Tally{Total: 1, Bad: 1}
 	}
 	return Tally{Total: 1, Satisfied: 1}
@@ -91,7 +91,7 @@ func tallyOf(r Rating) Tally {
 
 // add counts committed ratings. It reports whether nothing was pending
 // before, so that the writer can schedule a flush.
-func (p *pendingTotals) add(ratings []Rating) (first bool) {
+func (p *pendingTotals) add(ratings []*Rating) (first bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	first = len(p.counters) == 0
@@ -99,7 +99,7 @@ func (p *pendingTotals) add(ratings []Rating) (first bool) {
 		p.counters, p.departments, p.byCounter = map[counterMonth]Tally{}, map[departmentMonth]Tally{}, map[counterOf]Tally{}
 	}
 	for _, r := range ratings {
-		t, month := tallyOf(r), MonthOf(r.CreatedAt)
+		t, month := tallyOf(r.Level), MonthOf(r.CreatedAt)
 		k := counterMonth{month, r.CounterID, r.DepartmentID}
 		p.counters[k] = p.counters[k].plus(t)
 		c := counterOf{month, r.CounterID}

@@ -50,8 +50,14 @@ func (s *Store) rateWriter() {
 	flush.Stop()
 	defer flush.Stop()
 	var lastTopUp time.Time
+	// One batch's room, reused: a rateRequest is big, and growing a new
+	// slice for each batch cost every rating 650 bytes.
+	room := make([]rateRequest, 0, maxRateBatch)
+	var batch []rateRequest
 	for {
-		var batch []rateRequest
+		// Emptied, so that the last batch's raters are not kept.
+		clear(batch)
+		batch = room[:0]
 		select {
 		case r := <-s.rates:
 			batch = append(batch, r)
@@ -210,10 +216,12 @@ func (s *Store) commitRatings(batch []rateRequest) (firstPending bool) {
 	if err == nil {
 		s.recent.addresses.commit(pending.addresses, batch[0].now)
 		s.recent.devices.commit(pending.devices, batch[0].now)
-		var stored []Rating
+		// Pointers: a Rating holds its Counter, and copies of the batch's
+		// ratings were a sixth of the bytes a rating allocated.
+		stored := make([]*Rating, 0, len(results))
 		for _, res := range results {
 			if res.rec != nil {
-				stored = append(stored, res.rec.Rating)
+				stored = append(stored, &res.rec.Rating)
 			}
 		}
 		if len(stored) > 0 {

