@@ -105,12 +105,15 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 	rec, err := h.store.RateCounter(ctx, in, h.rules, time.Now())
 	if err == nil {
 		h.metrics.ratings.Inc()
-		receipt := receiptRated
+		// Only a 差评's receipt needs the flash: its lookup code is for
+		// this rater alone. After any other rating the thank-you page is
+		// the same for everyone, and a sealed cookie for it (an AES-GCM
+		// seal, a Set-Cookie the phone parses and keeps, and its deletion
+		// on the next page) cost a busy hall's every rating for nothing.
 		if rec.Case != nil {
-			receipt = receiptCase + rec.Case.Number + " " + rec.Case.LookupCode
-		}
-		if err := h.setFlash(c, receipt); err != nil {
-			return err
+			if err := h.setFlash(c, receiptCase+rec.Case.Number+" "+rec.Case.LookupCode); err != nil {
+				return err
+			}
 		}
 		return c.Redirect(http.StatusSeeOther, "/r/"+ctr.Code+"/thanks")
 	}
@@ -145,19 +148,16 @@ func (h *Handler) handleRatingThanks(c echo.Context) error {
 	p := h.page(c, "感谢您的评价")
 	receipt := p.Flash
 	p.Flash = ""
-	data := views.ThanksData{Counter: ctr, Rated: receipt == receiptRated, CallbackDays: h.rules.CallbackDays}
+	data := views.ThanksData{Counter: ctr, CallbackDays: h.rules.CallbackDays}
 	if rest, ok := strings.CutPrefix(receipt, receiptCase); ok {
-		data.Rated = true
 		data.CaseNumber, data.LookupCode, _ = strings.Cut(rest, " ")
 	}
 	return h.render(c, http.StatusOK, views.RatingThanksPage(p, data))
 }
 
-// The receipts a rating leaves in the flash for the thank-you page.
-const (
-	receiptRated = "receipt:rated"
-	receiptCase  = "receipt:case:"
-)
+// receiptCase starts the receipt a 差评 leaves in the flash for the
+// thank-you page: its case's number and lookup code follow.
+const receiptCase = "receipt:case:"
 
 // handleCounterPoster is the counter's A4 QR poster.
 func (h *Handler) handleCounterPoster(c echo.Context) error {

@@ -108,10 +108,14 @@ func TestRatingFlow(t *testing.T) {
 		t.Fatalf("the rating page loads %d bytes in all: keep it under 30 KB for slow networks", total)
 	}
 
-	// 满意 in one tap.
+	// 满意 in one tap, and a plain thank-you: nothing for the phone to
+	// keep but the cookies it had.
 	res, _ = phone.post(t, "/r/C02", "/r/C02", url.Values{"level": {"4"}})
+	if got := res.Header.Values("Set-Cookie"); len(got) > 0 {
+		t.Errorf("a 满意 sets cookies %q, want none", got)
+	}
 	_, body = phone.follow(t, res)
-	if !strings.Contains(body, "感谢您的评价") || strings.Contains(body, "督办单编号") {
+	if !strings.Contains(body, "感谢您的评价") || !strings.Contains(body, "您的评价已提交") || strings.Contains(body, "督办单编号") {
 		t.Fatal("a 满意 gets a plain thank-you")
 	}
 
@@ -407,8 +411,8 @@ func TestRankingListsEveryCounter(t *testing.T) {
 }
 
 // TestRatingCookiesAttributes: the cookies of a rating (CSRF token, rater,
-// flash) are HttpOnly and SameSite=Lax, Secure when the portal is served
-// over TLS, each with its path and lifetime.
+// and the flash of a 差评's receipt) are HttpOnly and SameSite=Lax, Secure
+// when the portal is served over TLS, each with its path and lifetime.
 func TestRatingCookiesAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		app := newTestAppWith(t, Config{SecureCookies: secure})
@@ -419,7 +423,7 @@ func TestRatingCookiesAttributes(t *testing.T) {
 			cookies[c.Name] = c
 		}
 		token := csrfField.FindStringSubmatch(body)
-		req := httptestPost("/r/C02", url.Values{"level": {"4"}, "_csrf": {token[1]}})
+		req := httptestPost("/r/C02", url.Values{"level": {"2"}, "reasons": {"办事效率低"}, "_csrf": {token[1]}})
 		res, _ = phone.do(t, req)
 		for _, c := range res.Cookies() {
 			cookies[c.Name] = c

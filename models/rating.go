@@ -292,7 +292,8 @@ func (s *Store) FindRatableCounter(ctx context.Context, code string) (*Counter, 
 	if err != nil {
 		return nil, fmt.Errorf("find counter %q: %w", code, mapError(err))
 	}
-	// Shared, not copied: a copy cost each rating page and POST 860 bytes.
+	// Shared, not copied: the copies for a rating's page and POST cost
+	// it 860 bytes.
 	c, ok := byCode[code]
 	if !ok {
 		return nil, fmt.Errorf("find counter %q: %w", code, ErrNotFound)
