@@ -32,7 +32,7 @@ import (
 // default. On a machine the portal shares (a proxy, backups, here the
 // bench's load generator), all its Ps are busy under load: the goroutines
 // a network poll makes ready then all go onto the polling P's run queue
-// (12-18 of them under wrk's 32 connections with four Ps, seen with
+// (9-18 of them under wrk's 32 connections with four Ps, seen with
 // GODEBUG=schedtrace, while other Ps had none), and wait there whenever
 // the kernel preempts that P's thread, since busy Ps steal no work. With
 // more Ps than CPUs some are idle at each poll, and the ready goroutines
@@ -40,11 +40,12 @@ import (
 // while one is idle wakes a thread to look for work (futex calls per
 // rating under strace: 0.5 with four Ps, 1.4 with eight).
 // Measured with the bench's data on two CPUs shared with the load, in
-// alternating runs: the pages' p99 at 32 connections fell from 7.6-11.9 ms
-// with four Ps to 3.2-8.6 ms with six and 2.2-7.4 ms with eight, while the
+// alternating runs: the pages' p99 at 32 connections was 7.6-11.9 ms with
+// four Ps, 6.3-8.6 ms with six and 2.2-7.4 ms with eight, while the
 // ratings served per second fell 2.6 % with six and 5.8 % with eight (the
 // means of four and five runs; single runs ranged from +2 to -10 %). Three
-// is where both of the bench's targets keep a margin (README, Benchmark).
+// is a compromise between the bench's two targets: in its full runs with
+// six Ps the pages passed in four of five (README, Benchmark).
 const procsPerCPU = 3
 
 func main() {
