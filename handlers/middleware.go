@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 )
 
 // contentSecurityPolicy allows only our own origin: no inline script or
@@ -58,19 +57,22 @@ const warningKey = "portal.warning"
 func noteWarning(c echo.Context, err error) { c.Set(warningKey, err) }
 
 // requestLogger logs one structured line per request, with its request ID;
-// server errors are logged in detail by the error handler.
-func (h *Handler) requestLogger() echo.MiddlewareFunc {
-	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogStatus:  true,
-		LogLatency: true,
-		// The error handler picks the status; let it run before logging so
-		// that the log shows the status the user got.
-		HandleError: true,
-		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			h.logRequest(c, v.Status, v.Latency)
-			return nil
-		},
-	})
+// server errors are logged in detail by the error handler. The error
+// handler picks the status, so it answers before the line is written, as
+// the log must show the status the user got; the error still goes up, for
+// the metrics outside, and the error handler then leaves the committed
+// response alone. Echo's RequestLogger does the same, but gathers its
+// values on the heap for every request, logged or not.
+func (h *Handler) requestLogger(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		h.logRequest(c, c.Response().Status, time.Since(start))
+		return err
+	}
 }
 
 // logRequest writes the request's line: at info level, or at warning level

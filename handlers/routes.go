@@ -30,7 +30,7 @@ func (h *Handler) Routes() *echo.Echo {
 	e.Pre(h.serveCachedPage)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(h.metrics.middleware)
-	e.Use(h.requestLogger())
+	e.Use(h.requestLogger)
 	e.Use(middleware.Recover())
 	e.Use(securityHeaders)
 	e.Use(middleware.BodyLimit("1M"))
