@@ -35,7 +35,12 @@ func newTestApp(t testing.TB) *testApp {
 // filled in).
 func newTestAppWith(t testing.TB, cfg Config) *testApp {
 	t.Helper()
-	store := openDemoStore(t, testDatabase(t))
+	return newTestAppOn(t, openDemoStore(t, testDatabase(t)), cfg)
+}
+
+// newTestAppOn is newTestAppWith on a store the test opened itself.
+func newTestAppOn(t testing.TB, store *models.Store, cfg Config) *testApp {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SessionKey = []byte(strings.Repeat("k", 32))
 	if cfg.Converter == nil {
@@ -385,12 +390,8 @@ func TestGuideViewWriteDoesNotHoldUpThePage(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
 	store := openDemoStore(t, path)
-	h, err := New(store, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Config{SessionKey: []byte(strings.Repeat("k", 32)), Converter: sharedConverter(t), PageCacheBytes: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := &testApp{store: store, e: h.Routes(), h: h}
+	app := newTestAppOn(t, store, Config{})
+	h := app.h
 	const code = "11QHMZJ0003-01"
 	before, err := store.FindGuideByCode(ctx, code)
 	if err != nil {
