@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +26,23 @@ type metrics struct {
 	// ratings counts the ratings this process stored; portal_ratings (from
 	// the database) counts all of them, across instances and restarts.
 	ratings prometheus.Counter
+	// series holds each route's series once looked up (seriesKey →
+	// *requestSeries), as Prometheus advises for labels used often: the
+	// vectors hash and check their label values at every lookup, two a
+	// request.
+	series sync.Map
+}
+
+// seriesKey is what a request's series are labelled by.
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are the series one kind of request counts in.
+type requestSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(store *models.Store) *metrics {
@@ -76,8 +94,28 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 // observe counts one answered request.
 func (m *metrics) observe(route, method string, status int, latency time.Duration) {
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, method).Observe(latency.Seconds())
+	key := seriesKey{route: route, method: methodLabel(method), status: status}
+	s, ok := m.series.Load(key)
+	if !ok {
+		s, _ = m.series.LoadOrStore(key, &requestSeries{
+			requests: m.requests.WithLabelValues(key.route, key.method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(key.route, key.method),
+		})
+	}
+	rs := s.(*requestSeries)
+	rs.requests.Inc()
+	rs.latency.Observe(latency.Seconds())
+}
+
+// methodLabel is a request's method as a label: a client may send any
+// token as its method, and each would otherwise be a series of its own.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // handler serves the registry in the Prometheus text format, to holders of

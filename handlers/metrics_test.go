@@ -34,6 +34,10 @@ func TestMetricsNeedTheTokenAndCountByRoute(t *testing.T) {
 	}
 	app.get(t, "/services/11QHHZK0002-01")
 	app.get(t, "/services/NOPE-0001")
+	// Made-up methods share one label, or each would be a series.
+	for _, method := range []string{"BREW", "WHEN"} {
+		newBrowser(app, "10.30.0.3").do(t, httptest.NewRequest(method, "/services", nil))
+	}
 	phone := newBrowser(app, "10.30.0.2")
 	if res, _ := phone.post(t, "/r/C02", "/r/C02", url.Values{"level": {"2"}, "reasons": {"事难办"}}); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("rating: %d", res.StatusCode)
@@ -56,6 +60,9 @@ func TestMetricsNeedTheTokenAndCountByRoute(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if strings.Contains(body, "BREW") || !regexp.MustCompile(`portal_http_requests_total\{method="other",[^}]*\} 2\n`).MatchString(body) {
+		t.Error("/metrics must count made-up methods under one label, other")
 	}
 	if strings.Contains(body, "11QHHZK0002-01") || strings.Contains(body, "NOPE-0001") {
 		t.Error("/metrics must label requests by route pattern, not by raw path")
