@@ -79,7 +79,7 @@ func (h *Handler) requireStaff(next echo.HandlerFunc) echo.HandlerFunc {
 			if c.Request().Method == http.MethodGet {
 				target += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
 			}
-			return c.Redirect(http.StatusSeeOther, target)
+			return seeOther(c, target)
 		}
 		if now.Sub(time.Unix(seen, 0)) > adminTouchEvery {
 			sess.Values[sessionLastSeen] = now.Unix()
@@ -152,7 +152,7 @@ func (h *Handler) handleAdminLogin(c echo.Context) error {
 	// carry over into the signed-in session. The next page sets a new one.
 	c.SetCookie(&http.Cookie{Name: csrfCookie, Path: "/", MaxAge: -1, HttpOnly: true,
 		Secure: h.secureCookies, SameSite: http.SameSiteLaxMode})
-	return c.Redirect(http.StatusSeeOther, form.Next)
+	return seeOther(c, form.Next)
 }
 
 // handleAdminLogout ends every session of the user, not only this cookie.
@@ -165,7 +165,7 @@ func (h *Handler) handleAdminLogout(c echo.Context) error {
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/login?out=1")
+	return seeOther(c, "/admin/login?out=1")
 }
 
 func (h *Handler) handleAdminPasswordForm(c echo.Context) error {
@@ -190,5 +190,5 @@ func (h *Handler) handleAdminPasswordUpdate(c echo.Context) error {
 		return err
 	}
 	// The change ended every session; sign in again with the new password.
-	return c.Redirect(http.StatusSeeOther, "/admin/login?changed=1")
+	return seeOther(c, "/admin/login?changed=1")
 }

@@ -144,7 +144,7 @@ func (h *Handler) entrySaved(c echo.Context, err error, form views.EntryForm, ti
 	if err := h.setFlash(c, done); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+	return seeOther(c, backToBoard(c))
 }
 
 func (h *Handler) handleAdminEntryEdit(c echo.Context) error {
@@ -204,7 +204,7 @@ func (h *Handler) handleAdminEntryDelete(c echo.Context) error {
 	if err := h.setFlash(c, "已删除责任事项，变更记录中保留了删除前的内容。"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+	return seeOther(c, backToBoard(c))
 }
 
 func (h *Handler) handleAdminEntryMove(c echo.Context) error {
@@ -226,7 +226,7 @@ func (h *Handler) handleAdminEntryMove(c echo.Context) error {
 	if err := h.setFlash(c, "已调整责任事项顺序。"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+	return seeOther(c, backToBoard(c))
 }
 
 // sectionResult answers a section change: back to the board with a flash,
@@ -246,7 +246,7 @@ func (h *Handler) sectionResult(c echo.Context, err error, done string) error {
 	if err := h.setFlash(c, done); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, backToBoard(c))
+	return seeOther(c, backToBoard(c))
 }
 
 func (h *Handler) handleAdminSectionCreate(c echo.Context) error {

@@ -127,7 +127,7 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 		if err := h.setFlash(c, "督办单状态已变化（可能已由其他同事办理），请查看最新情况后再操作。"); err != nil {
 			return err
 		}
-		return c.Redirect(http.StatusSeeOther, "/admin/cases/"+c.Param("id"))
+		return seeOther(c, "/admin/cases/"+c.Param("id"))
 	case err != nil:
 		return err
 	}
@@ -142,7 +142,7 @@ func (h *Handler) handleAdminCaseStep(c echo.Context) error {
 	if err := h.setFlash(c, done[c.Param("step")]); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/cases/"+c.Param("id"))
+	return seeOther(c, "/admin/cases/"+c.Param("id"))
 }
 
 func (h *Handler) handleAdminAudit(c echo.Context) error {

@@ -130,7 +130,7 @@ func (h *Handler) handleAdminCounterUpdate(c echo.Context) error {
 	if err := h.setFlash(c, "已保存窗口信息，网站上的窗口指引已同步更新。"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/counters")
+	return seeOther(c, "/admin/counters")
 }
 
 // handleAdminCounterEnabled enables (enabled=1) or disables (enabled=0) a
@@ -162,5 +162,5 @@ func (h *Handler) handleAdminCounterEnabled(c echo.Context) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/counters")
+	return seeOther(c, "/admin/counters")
 }

@@ -214,7 +214,7 @@ func (h *Handler) handleAdminGuideUpdate(c echo.Context) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/guides")
+	return seeOther(c, "/admin/guides")
 }
 
 func (h *Handler) handleAdminGuidePublish(c echo.Context) error {
@@ -241,7 +241,7 @@ func (h *Handler) handleAdminGuidePublish(c echo.Context) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/guides")
+	return seeOther(c, "/admin/guides")
 }
 
 func (h *Handler) handleAdminGuideRepeal(c echo.Context) error {
@@ -261,5 +261,5 @@ func (h *Handler) handleAdminGuideRepeal(c echo.Context) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/guides")
+	return seeOther(c, "/admin/guides")
 }

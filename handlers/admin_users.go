@@ -44,7 +44,7 @@ func (h *Handler) handleAdminUserCreate(c echo.Context) error {
 	if err := h.setFlash(c, "已新增用户 "+in.Username+"，请将初始密码当面告知本人，并提醒首次登录后修改。"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/users")
+	return seeOther(c, "/admin/users")
 }
 
 func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
@@ -67,7 +67,7 @@ func (h *Handler) setDisabled(c echo.Context, disabled bool) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/users")
+	return seeOther(c, "/admin/users")
 }
 
 func (h *Handler) handleAdminUserDisable(c echo.Context) error { return h.setDisabled(c, true) }
@@ -90,5 +90,5 @@ func (h *Handler) handleAdminUserResetPassword(c echo.Context) error {
 	if err := h.setFlash(c, "已重置密码，该用户的所有登录已退出。请将新密码当面告知本人。"); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/admin/users")
+	return seeOther(c, "/admin/users")
 }

@@ -99,7 +99,7 @@ func (h *Handler) handleCaseLookup(c echo.Context) error {
 	if err := sess.Save(c.Request(), c.Response()); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/cases/lookup")
+	return seeOther(c, "/cases/lookup")
 }
 
 // handleCaseFollowUp records the rater's 追评 of a closed case; 不满意
@@ -110,7 +110,7 @@ func (h *Handler) handleCaseFollowUp(c echo.Context) error {
 		if err := h.setFlash(c, "查询已超时，请重新输入编号和查询码。"); err != nil {
 			return err
 		}
-		return c.Redirect(http.StatusSeeOther, "/cases/lookup")
+		return seeOther(c, "/cases/lookup")
 	}
 	var satisfied bool
 	switch c.FormValue("followup") {
@@ -135,7 +135,7 @@ func (h *Handler) handleCaseFollowUp(c echo.Context) error {
 	if err := h.setFlash(c, msg); err != nil {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/cases/lookup")
+	return seeOther(c, "/cases/lookup")
 }
 
 // handleCaseIndex is /cases: the 亮单 of closed cases with each

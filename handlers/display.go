@@ -65,7 +65,7 @@ func (h *Handler) handleDisplay(c echo.Context) error {
 		c.SetCookie(ck)
 	}
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
-	return c.Redirect(http.StatusSeeOther, localPath(q.Get("next")))
+	return seeOther(c, localPath(q.Get("next")))
 }
 
 // displayCookie is a display preference as the contract sets it: the whole

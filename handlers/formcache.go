@@ -57,8 +57,7 @@ func (h *Handler) renderForm(c echo.Context, token string, page func(token strin
 		// Not one token to fill in: nothing to keep.
 		return h.render(c, http.StatusOK, page(token))
 	}
-	p := &cachedPage{key: key, version: v.of(false), body: bytes.Clone(body), tokenAt: at,
-		contentLanguage: slices.Clone(c.Response().Header()["Content-Language"])}
+	p := &cachedPage{key: key, version: v.of(false), body: bytes.Clone(body), tokenAt: at}
 	h.pages.put(p)
 	return serveForm(c, p, token)
 }
@@ -68,9 +67,6 @@ func serveForm(c echo.Context, p *cachedPage, token string) error {
 	hdr := c.Response().Header()
 	if !slices.Contains(hdr[echo.HeaderVary], echo.HeaderCookie) {
 		hdr.Add(echo.HeaderVary, echo.HeaderCookie)
-	}
-	if p.contentLanguage != nil {
-		hdr["Content-Language"] = p.contentLanguage
 	}
 	// Written in three pieces around the token rather than copied into one
 	// (2 KB a rater): net/http buffers them into one write to the network.

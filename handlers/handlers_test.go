@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -293,17 +294,52 @@ func TestInternalErrorsStayInternal(t *testing.T) {
 	}
 }
 
-func TestHeadersAndStatic(t *testing.T) {
+// TestRedirectsCarryNoDocumentHeaders posts a rating: its 303 says where to
+// go, with the request ID, and without the headers of a document, which a
+// redirect is not. A rating refused is a page again, and carries them all.
+func TestRedirectsCarryNoDocumentHeaders(t *testing.T) {
 	app := newTestApp(t)
-	res, body := app.get(t, "/")
+	res, _ := newBrowser(app, "10.71.0.1").post(t, "/r/C02", "/r/C02", url.Values{"level": {"4"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/r/C02/thanks" {
+		t.Fatalf("a rating: %d → %q, want 303 to the thank-you page", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"} {
+		if v := res.Header.Get(h); v != "" {
+			t.Errorf("the redirect carries %s: %q", h, v)
+		}
+	}
+	if res.Header.Get(echo.HeaderXRequestID) == "" {
+		t.Errorf("the redirect lacks its request ID: %v", res.Header)
+	}
+	res, body := newBrowser(app, "10.71.0.2").post(t, "/r/C02", "/r/C02", url.Values{"level": {"9"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "<form") {
+		t.Fatalf("a rating of level 9: %d, want 422 with the form again", res.StatusCode)
+	}
+	checkDocumentHeaders(t, "the refused rating's page", res)
+}
+
+// checkDocumentHeaders checks the headers a page carries: its policy, no
+// sniffing, no framing.
+func checkDocumentHeaders(t *testing.T, what string, res *http.Response) {
+	t.Helper()
 	for h, want := range map[string]string{
 		"Content-Security-Policy": "frame-ancestors 'none'",
 		"X-Content-Type-Options":  "nosniff",
-		"Referrer-Policy":         "strict-origin-when-cross-origin",
+		"X-Frame-Options":         "DENY",
 	} {
 		if !strings.Contains(res.Header.Get(h), want) {
-			t.Errorf("%s = %q, want %q", h, res.Header.Get(h), want)
+			t.Errorf("%s: %s = %q, want %q", what, h, res.Header.Get(h), want)
 		}
+	}
+}
+
+func TestHeadersAndStatic(t *testing.T) {
+	app := newTestApp(t)
+	res, body := app.get(t, "/")
+	checkDocumentHeaders(t, "GET /", res)
+	// The page's own referrer policy, before anything it loads.
+	if !regexp.MustCompile(`<head><meta charset="utf-8"><meta name="referrer" content="strict-origin-when-cross-origin">`).MatchString(body) {
+		t.Error("the page does not open with its referrer policy")
 	}
 	if res.Header.Get(echo.HeaderXRequestID) == "" {
 		t.Error("no request ID")

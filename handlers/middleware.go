@@ -27,7 +27,8 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// securityHeaders sets the headers every response carries.
+// securityHeaders sets the headers every response carries. A page's
+// referrer policy and language are in the page itself (views.documentMeta).
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		setSecurityHeaders(c.Response().Header(), c.Scheme() == "https")
@@ -40,12 +41,26 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 func setSecurityHeaders(hdr http.Header, tls bool) {
 	hdr["Content-Security-Policy"] = []string{contentSecurityPolicy}
 	hdr["X-Content-Type-Options"] = []string{"nosniff"}
-	hdr["Referrer-Policy"] = []string{"strict-origin-when-cross-origin"}
+	// Browsers that know CSP's frame-ancestors ignore it; older ones,
+	// such as the IE mode of some office browsers, still read it.
 	hdr["X-Frame-Options"] = []string{"DENY"}
 	if tls {
 		// Over TLS, browsers are told to keep to it for a year.
 		hdr["Strict-Transport-Security"] = []string{"max-age=31536000; includeSubDomains"}
 	}
+}
+
+// seeOther sends the browser on after a form or a setting: 303 See Other,
+// with no body. It goes without the headers that govern a document (its
+// policy, nosniff, framing), since a browser renders nothing of a
+// redirect; HSTS and the request ID stay. Every rating ends with one, and
+// these three were most of its headers.
+func seeOther(c echo.Context, url string) error {
+	hdr := c.Response().Header()
+	delete(hdr, "Content-Security-Policy")
+	delete(hdr, "X-Content-Type-Options")
+	delete(hdr, "X-Frame-Options")
+	return c.Redirect(http.StatusSeeOther, url)
 }
 
 // warningKey holds a problem that did not stop the request, for the request

@@ -76,8 +76,7 @@ type cachedPage struct {
 	showsRatings bool
 	// The header values a hit sends, made once: a hit then allocates no
 	// header value of its own. Nothing may modify these slices.
-	contentType, contentLanguage, etagValue []string
-	plainLength, gzipLength                 []string
+	contentType, etagValue, plainLength, gzipLength []string
 }
 
 func (p *cachedPage) size() int { return len(p.key) + len(p.body) + len(p.gzipped) + 128 }
@@ -324,7 +323,6 @@ func (h *Handler) cachePageOf(next echo.HandlerFunc, showsRatings bool) echo.Han
 		}
 		p := h.pages.newPage(key, version, ctype, bytes.Clone(rec.buf.Bytes()))
 		p.route, p.showsRatings = c.Path(), showsRatings
-		p.contentLanguage = orig.Header()["Content-Language"]
 		if code, ok := c.Get(countsViewKey).(string); ok {
 			p.viewOf = code
 		}
@@ -384,9 +382,6 @@ func servePage(c echo.Context, p *cachedPage) error {
 	hdr["Etag"] = p.etagValue
 	hdr["Cache-Control"] = []string{pageCacheControl}
 	hdr["Vary"] = []string{pageVary}
-	if p.contentLanguage != nil {
-		hdr["Content-Language"] = p.contentLanguage
-	}
 	if etagMatches(req.Header.Get("If-None-Match"), p.etag) {
 		delete(hdr, echo.HeaderContentType)
 		res.WriteHeader(http.StatusNotModified)

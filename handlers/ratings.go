@@ -115,7 +115,7 @@ func (h *Handler) handleRatingCreate(c echo.Context) error {
 				return err
 			}
 		}
-		return c.Redirect(http.StatusSeeOther, "/r/"+ctr.Code+"/thanks")
+		return seeOther(c, "/r/"+ctr.Code+"/thanks")
 	}
 	// Not counted: the form again with what the rater sent, or why not.
 	form := h.ratingForm(c, ctr)

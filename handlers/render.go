@@ -40,11 +40,10 @@ func (h *Handler) renderBody(c echo.Context, component templ.Component) ([]byte,
 	if !slices.Contains(hdr[echo.HeaderVary], echo.HeaderCookie) {
 		hdr.Add(echo.HeaderVary, echo.HeaderCookie)
 	}
+	// The page's language is its <html lang>: no Content-Language, which
+	// browsers read only when a page has none (see views.documentMeta).
 	if displayOf(c.Request()).traditional {
 		body = h.chinese.TraditionalHTML(body)
-		hdr.Set("Content-Language", "zh-Hant")
-	} else {
-		hdr.Set("Content-Language", "zh-Hans")
 	}
 	return body, nil
 }
