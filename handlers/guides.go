@@ -58,17 +58,7 @@ func (h *Handler) catalogFilter(c echo.Context) (raw views.CatalogFilter, f mode
 func (h *Handler) handleGuideIndex(c echo.Context) error {
 	ctx := c.Request().Context()
 	raw, filter, errs := h.catalogFilter(c)
-	// The form names the themes and departments; their item counts are
-	// the search's facets, not these lists'.
-	themes, err := h.store.FindThemes(ctx)
-	if err != nil {
-		return err
-	}
-	depts, err := h.store.FindDepartments(ctx)
-	if err != nil {
-		return err
-	}
-	data := views.CatalogData{Filter: raw, Errors: errs, Themes: themes, Departments: depts, Suggestions: hotWords()}
+	data := views.CatalogData{Filter: raw, Errors: errs, Suggestions: hotWords()}
 	p := h.page(c, "办事指南")
 	p.Query = raw.Query
 	status := http.StatusOK
@@ -79,12 +69,21 @@ func (h *Handler) handleGuideIndex(c echo.Context) error {
 	res, err := h.store.FindGuides(ctx, filter)
 	if verr, ok := models.AsValidationError(err); ok {
 		data.Errors = mergeErrors(errs, verr.Fields)
+		// The form again, naming every theme and department; their item
+		// counts are the search's facets, not these lists'.
+		if data.Themes, err = h.store.FindThemes(ctx); err != nil {
+			return err
+		}
+		if data.Departments, err = h.store.FindDepartments(ctx); err != nil {
+			return err
+		}
 		return h.render(c, http.StatusUnprocessableEntity, views.CatalogPage(p, data))
 	}
 	if err != nil {
 		return err
 	}
-	data.Result = res
+	// The search read the lists the form names.
+	data.Result, data.Themes, data.Departments = res, res.ThemeList, res.DepartmentList
 	p.Title = views.CatalogHeading(data)
 	if raw.Query != "" {
 		p.Title = "“" + raw.Query + "”的查询结果 - " + p.Title

@@ -256,6 +256,13 @@ func TestHostileQueryStrings(t *testing.T) {
 			if tt.status == 422 && !strings.HasPrefix(tt.rawQuery, "page=") && !strings.Contains(body, `aria-invalid="true"`) {
 				t.Fatal("the field in error is not marked for screen readers")
 			}
+			// Whatever was wrong, the form still names every theme and
+			// department to choose from.
+			for _, option := range []string{`<option value="shengyu"`, `<option value="rsj"`} {
+				if !strings.Contains(body, option) {
+					t.Fatalf("the form lacks %s", option)
+				}
+			}
 		})
 	}
 	// The hostile queries changed nothing.

@@ -74,6 +74,11 @@ type GuideResult struct {
 	Audiences   []FacetCount
 	Themes      []FacetCount
 	Departments []FacetCount
+	// ThemeList and DepartmentList are every theme and department in
+	// display order, which the search read to check the filter: the search
+	// form names them all, the facets only those with hits.
+	ThemeList      []Theme
+	DepartmentList []Department
 }
 
 // Pages is the number of pages the listing has.
@@ -724,6 +729,7 @@ func (s *Store) FindGuides(ctx context.Context, f GuideFilter) (*GuideResult, er
 	if err != nil {
 		return nil, fmt.Errorf("find guides: %w", err)
 	}
+	res.ThemeList, res.DepartmentList = themes, depts
 	if f.Theme != "" {
 		for i := range themes {
 			if themes[i].Slug == f.Theme {
