@@ -27,8 +27,10 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// securityHeaders sets the headers every response carries. A page's
-// referrer policy and language are in the page itself (views.documentMeta).
+// securityHeaders sets the security headers on every response; a form's
+// redirect drops those of a document (seeOther). A page's referrer policy
+// is in the page itself (views.documentMeta), and its language is its
+// <html lang>.
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		setSecurityHeaders(c.Response().Header(), c.Scheme() == "https")

@@ -41,7 +41,7 @@ func (h *Handler) renderBody(c echo.Context, component templ.Component) ([]byte,
 		hdr.Add(echo.HeaderVary, echo.HeaderCookie)
 	}
 	// The page's language is its <html lang>: no Content-Language, which
-	// browsers read only when a page has none (see views.documentMeta).
+	// browsers read only when a page has none.
 	if displayOf(c.Request()).traditional {
 		body = h.chinese.TraditionalHTML(body)
 	}
