@@ -45,7 +45,7 @@ import (
 // ratings served per second fell 2.6 % with six and 5.8 % with eight (the
 // means of four and five runs; single runs ranged from +2 to -10 %). Three
 // is a compromise between the bench's two targets: in its full runs with
-// six Ps the pages passed in four of five (README, Benchmark).
+// six Ps the pages passed in ten of eleven (README, Benchmark).
 const procsPerCPU = 3
 
 func main() {
